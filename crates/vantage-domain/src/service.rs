@@ -1,0 +1,71 @@
+//! Network services exposed by assets, with their fingerprint and TLS certificate facts.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{AssetId, ServiceId};
+use crate::macros::name_enum;
+
+name_enum! {
+    /// Transport protocol of a service.
+    pub enum Transport ("transport") {
+        /// TCP.
+        Tcp = "tcp",
+        /// UDP.
+        Udp = "udp",
+    }
+}
+
+/// Facts read from a TLS certificate presented by a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TlsCertificate {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (DNS names and IPs).
+    pub subject_alt_names: Vec<String>,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub not_before: Option<OffsetDateTime>,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub not_after: Option<OffsetDateTime>,
+    /// SHA-256 fingerprint of the DER certificate, lower-case hex.
+    pub sha256: String,
+    /// Whether the certificate is self-signed.
+    pub self_signed: bool,
+}
+
+/// A listening service on an asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Service {
+    /// Stored id.
+    pub id: ServiceId,
+    /// The asset that exposes it.
+    pub asset_id: AssetId,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Port number.
+    pub port: u16,
+    /// Service name (`ssh`, `http` …) when identified.
+    pub name: Option<String>,
+    /// Product (`OpenSSH`) when identified.
+    pub product: Option<String>,
+    /// Product version when identified.
+    pub version: Option<String>,
+    /// CPE 2.3 name of the product when known.
+    pub cpe: Option<String>,
+    /// Raw banner, capped.
+    pub banner: Option<String>,
+    /// TLS certificate facts when the service speaks TLS.
+    pub tls: Option<TlsCertificate>,
+    /// First time seen open.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Last time seen open.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
