@@ -94,13 +94,20 @@ impl std::str::FromStr for Tag {
         if key.is_empty() {
             return Err(crate::ParseError::invalid("tag", s, "the key is empty"));
         }
-        Ok(Tag { key: key.to_string(), value: value.trim().to_string() })
+        Ok(Tag {
+            key: key.to_string(),
+            value: value.trim().to_string(),
+        })
     }
 }
 
 impl std::fmt::Display for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.value.is_empty() { f.write_str(&self.key) } else { write!(f, "{}={}", self.key, self.value) }
+        if self.value.is_empty() {
+            f.write_str(&self.key)
+        } else {
+            write!(f, "{}={}", self.key, self.value)
+        }
     }
 }
 
@@ -168,9 +175,15 @@ mod tests {
 
     #[test]
     fn identifiers_are_normalised() {
-        assert_eq!(Identifier::new(IdentifierKind::Fqdn, "WWW.Example.TEST.").value, "www.example.test");
+        assert_eq!(
+            Identifier::new(IdentifierKind::Fqdn, "WWW.Example.TEST.").value,
+            "www.example.test"
+        );
         assert_eq!(Identifier::new(IdentifierKind::Ip, " ::0001 ").value, "::1");
-        assert_eq!(Identifier::new(IdentifierKind::ImageDigest, "sha256:AB").value, "sha256:AB");
+        assert_eq!(
+            Identifier::new(IdentifierKind::ImageDigest, "sha256:AB").value,
+            "sha256:AB"
+        );
     }
 
     #[test]
@@ -187,6 +200,9 @@ mod tests {
             assert_eq!(k.as_str().parse::<AssetKind>().unwrap(), *k);
         }
         let err = "server".parse::<AssetKind>().unwrap_err().to_string();
-        assert!(err.contains("unknown asset kind `server`") && err.contains("container_image"), "{err}");
+        assert!(
+            err.contains("unknown asset kind `server`") && err.contains("container_image"),
+            "{err}"
+        );
     }
 }

@@ -27,7 +27,15 @@ pub enum ParseError {
 
 impl ParseError {
     /// Shorthand for [`ParseError::Invalid`].
-    pub fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid { what, value: value.into(), reason: reason.into() }
+    pub fn invalid(
+        what: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Invalid {
+            what,
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -112,6 +112,8 @@ pub struct Finding {
     pub id: FindingId,
     /// The affected asset.
     pub asset_id: AssetId,
+    /// The affected asset's display name, read with the finding.
+    pub asset_name: String,
     /// The vulnerability.
     pub vuln_id: VulnId,
     /// Lifecycle status.

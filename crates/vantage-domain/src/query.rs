@@ -33,13 +33,14 @@ impl std::str::FromStr for StatusFilter {
             "all" => Ok(StatusFilter::All),
             // `open` means the live exposure (open + reopened), the default of every list.
             "open" => Ok(StatusFilter::Open),
-            _ => s.parse::<FindingStatus>().map(StatusFilter::Only).map_err(|_| {
-                ParseError::UnknownName {
+            _ => s
+                .parse::<FindingStatus>()
+                .map(StatusFilter::Only)
+                .map_err(|_| ParseError::UnknownName {
                     what: "status",
                     value: s.to_string(),
                     expected: "open, all, fixed, reopened, accepted_risk, false_positive".into(),
-                }
-            }),
+                }),
         }
     }
 }
@@ -81,7 +82,9 @@ impl Cursor {
 
 /// Clamps a requested page size to `1..=MAX_PAGE_SIZE`, defaulting when absent.
 pub fn page_size(requested: Option<u32>) -> u32 {
-    requested.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
+    requested
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE)
 }
 
 /// Filters of a findings list. Every field narrows the list; `visible_scopes` is the access

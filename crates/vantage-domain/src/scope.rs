@@ -180,7 +180,12 @@ impl SlaPolicy {
 
 impl Default for SlaPolicy {
     fn default() -> Self {
-        Self { p1_days: 7, p2_days: 30, p3_days: 90, p4_days: 180 }
+        Self {
+            p1_days: 7,
+            p2_days: 30,
+            p3_days: 90,
+            p4_days: 180,
+        }
     }
 }
 
@@ -216,7 +221,10 @@ mod tests {
 
     #[test]
     fn frequencies_parse() {
-        assert_eq!("Daily".parse::<ScanFrequency>().unwrap(), ScanFrequency::Daily);
+        assert_eq!(
+            "Daily".parse::<ScanFrequency>().unwrap(),
+            ScanFrequency::Daily
+        );
         assert_eq!(
             "0 3 * * 1".parse::<ScanFrequency>().unwrap(),
             ScanFrequency::Cron("0 3 * * 1".into())
@@ -227,6 +235,9 @@ mod tests {
     #[test]
     fn membership_rules_serialize_tagged() {
         let r = MembershipRule::IpRange("127.0.0.0/8".into());
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"kind":"ip_range","value":"127.0.0.0/8"}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"kind":"ip_range","value":"127.0.0.0/8"}"#
+        );
     }
 }

@@ -1,1 +1,27 @@
-//! placeholder
+//! Vantage persistence: the only crate that speaks SQL.
+//!
+//! [`Store`] wraps either an embedded SQLite database (the default: one file in the data
+//! directory, WAL mode) or a PostgreSQL database (for scale and for several server replicas).
+//! Both backends run the same queries wherever SQL allows it (`$1` placeholders work on both);
+//! where the backends differ (bulk inserts, locking) each has its own branch. The same store test
+//! suite runs against both.
+//!
+//! Nothing outside this crate sees a `sqlx` type: methods take and return domain values.
+#![forbid(unsafe_code)]
+
+mod assets;
+mod audit;
+mod backend;
+mod error;
+mod findings;
+mod migrate;
+mod scopes;
+mod sql;
+mod users;
+
+pub use backend::{Backend, ConnectOptions, Store};
+pub use error::{Result, StoreError, redact_url};
+pub use findings::BULK_BATCH_ROWS;
+pub use migrate::LATEST as LATEST_MIGRATION;
+pub use scopes::NewScope;
+pub use users::{TokenOwner, UserWithHash};

@@ -1,0 +1,327 @@
+//! Findings: bulk upsert from detection, filtered keyset-paginated lists.
+
+use std::collections::HashMap;
+
+use sqlx::{FromRow, QueryBuilder};
+use vantage_domain::query::page_size;
+use vantage_domain::{
+    AssetId, Evidence, Finding, FindingFilter, FindingId, NewFinding, PackageId, Page, Priority,
+    ServiceId,
+};
+
+use crate::assets::split_page;
+use crate::backend::{BeginWrite, Pool, Store, with_pool};
+use crate::error::{Result, StoreError};
+use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, id_list, parse, ts};
+
+/// Rows written per statement by [`Store::upsert_findings`] on SQLite (15 parameters a row stays
+/// under SQLite's 32 766 parameter limit); PostgreSQL sends arrays and takes 10× more.
+pub const BULK_BATCH_ROWS: usize = 1000;
+
+const INSERT_COLUMNS: &str = "INSERT INTO findings (asset_id, vuln_id, component_kind, component, \
+    package_id, service_id, installed_version, fixed_version, source, rule, priority, score, \
+    first_detected, last_seen, status_changed_at) ";
+
+/// A re-detected finding keeps its identity and first detection; a fixed one comes back as
+/// reopened (a regression). Applied identically on both backends.
+const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, component) DO UPDATE SET \
+    package_id = excluded.package_id, service_id = excluded.service_id, \
+    installed_version = excluded.installed_version, fixed_version = excluded.fixed_version, \
+    source = excluded.source, rule = excluded.rule, \
+    priority = COALESCE(excluded.priority, findings.priority), \
+    score = COALESCE(excluded.score, findings.score), \
+    last_seen = CASE WHEN findings.last_seen < excluded.last_seen THEN excluded.last_seen ELSE findings.last_seen END, \
+    status = CASE WHEN findings.status = 'fixed' THEN 'reopened' ELSE findings.status END, \
+    fixed_at = CASE WHEN findings.status = 'fixed' THEN NULL ELSE findings.fixed_at END, \
+    status_changed_at = CASE WHEN findings.status = 'fixed' THEN excluded.last_seen ELSE findings.status_changed_at END";
+
+const FINDING_COLUMNS: &str = "f.id, f.asset_id, a.name AS asset_name, f.vuln_id, f.component_kind, \
+    f.component, f.package_id, f.service_id, f.installed_version, f.fixed_version, f.source, f.rule, \
+    f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at";
+
+#[derive(FromRow)]
+struct FindingRow {
+    id: i64,
+    asset_id: i64,
+    asset_name: String,
+    vuln_id: String,
+    component_kind: String,
+    component: String,
+    package_id: Option<i64>,
+    service_id: Option<i64>,
+    installed_version: Option<String>,
+    fixed_version: Option<String>,
+    source: String,
+    rule: String,
+    status: String,
+    priority: Option<i16>,
+    score: Option<f64>,
+    first_detected: i64,
+    last_seen: i64,
+    fixed_at: Option<i64>,
+}
+
+impl TryFrom<FindingRow> for Finding {
+    type Error = StoreError;
+    fn try_from(r: FindingRow) -> Result<Finding> {
+        let priority = match r.priority {
+            None => None,
+            Some(p) => Some(
+                Priority::from_rank(p).ok_or_else(|| StoreError::corrupt("finding priority", p))?,
+            ),
+        };
+        Ok(Finding {
+            id: FindingId(r.id),
+            asset_id: AssetId(r.asset_id),
+            asset_name: r.asset_name,
+            vuln_id: parse(&r.vuln_id, "finding vuln_id")?,
+            status: parse(&r.status, "finding status")?,
+            priority,
+            score: r.score,
+            evidence: Evidence {
+                component_kind: parse(&r.component_kind, "finding component_kind")?,
+                component: r.component,
+                package_id: r.package_id.map(PackageId),
+                service_id: r.service_id.map(ServiceId),
+                installed_version: r.installed_version,
+                fixed_version: r.fixed_version,
+                source: r.source,
+                rule: r.rule,
+            },
+            first_detected: from_ts(r.first_detected, "finding first_detected")?,
+            last_seen: from_ts(r.last_seen, "finding last_seen")?,
+            fixed_at: from_opt_ts(r.fixed_at, "finding fixed_at")?,
+        })
+    }
+}
+
+/// Keeps the last report of each (asset, vulnerability, component): one statement may not
+/// update the same row twice.
+fn dedupe(findings: &[NewFinding]) -> Vec<&NewFinding> {
+    let mut index: HashMap<(i64, &str, &str, &str), usize> = HashMap::with_capacity(findings.len());
+    let mut out: Vec<&NewFinding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        let key = (
+            f.asset_id.0,
+            f.vuln_id.as_str(),
+            f.evidence.component_kind.as_str(),
+            f.evidence.component.as_str(),
+        );
+        match index.get(&key) {
+            Some(&i) => out[i] = f,
+            None => {
+                index.insert(key, out.len());
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Inserts or refreshes findings in batches inside one transaction: all or nothing.
+    /// Returns the number of rows written.
+    pub async fn upsert_findings(&self, findings: &[NewFinding]) -> Result<u64> {
+        let rows = dedupe(findings);
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await?;
+                let mut n = 0;
+                for chunk in rows.chunks(BULK_BATCH_ROWS) {
+                    let mut qb = QueryBuilder::<sqlx::Sqlite>::new(INSERT_COLUMNS);
+                    qb.push_values(chunk, |mut b, f| {
+                        let e = &f.evidence;
+                        let seen = ts(f.seen_at);
+                        b.push_bind(f.asset_id.0)
+                            .push_bind(f.vuln_id.as_str().to_string())
+                            .push_bind(e.component_kind.as_str())
+                            .push_bind(e.component.clone())
+                            .push_bind(e.package_id.map(|x| x.0))
+                            .push_bind(e.service_id.map(|x| x.0))
+                            .push_bind(e.installed_version.clone())
+                            .push_bind(e.fixed_version.clone())
+                            .push_bind(e.source.clone())
+                            .push_bind(e.rule.clone())
+                            .push_bind(f.priority.map(Priority::rank))
+                            .push_bind(f.score)
+                            .push_bind(seen)
+                            .push_bind(seen)
+                            .push_bind(seen);
+                    });
+                    qb.push(ON_CONFLICT);
+                    n += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                let mut n = 0;
+                for chunk in rows.chunks(BULK_BATCH_ROWS * 10) {
+                    n += pg_unnest_insert(chunk)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// One finding.
+    pub async fn finding(&self, id: FindingId) -> Result<Option<Finding>> {
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS} FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.id = $1"
+        );
+        let row: Option<FindingRow> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id.0)
+                .fetch_optional(p)
+                .await?);
+        row.map(Finding::try_from).transpose()
+    }
+
+    /// A page of findings, ordered by id, filtered and restricted to the caller's scopes.
+    pub async fn list_findings(&self, f: &FindingFilter) -> Result<Page<Finding>> {
+        let limit = page_size(Some(f.limit));
+        let statuses: Vec<String> = f
+            .status
+            .statuses()
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let mut q = Sql::new(&format!(
+            "SELECT {FINDING_COLUMNS} FROM findings f JOIN assets a ON a.id = f.asset_id \
+             WHERE f.status IN ({})",
+            statuses.join(",")
+        ));
+        if let Some(asset) = f.asset {
+            q.push(" AND f.asset_id = ").bind(Arg::I64(asset.0));
+        }
+        if let Some(p) = f.priority {
+            q.push(" AND f.priority = ").bind(Arg::I64(p.rank().into()));
+        }
+        if let Some(v) = &f.vuln {
+            q.push(" AND f.vuln_id = ")
+                .bind(Arg::Text(v.as_str().into()));
+        }
+        if let Some(scope) = f.scope {
+            q.push(" AND EXISTS (SELECT 1 FROM asset_scopes s WHERE s.asset_id = f.asset_id AND s.scope_id = ")
+                .bind(Arg::I64(scope.0))
+                .push(")");
+        }
+        if let Some(visible) = &f.visible_scopes {
+            q.push(&format!(
+                " AND EXISTS (SELECT 1 FROM asset_scopes v WHERE v.asset_id = f.asset_id AND v.scope_id IN ({}))",
+                if visible.is_empty() { "NULL".into() } else { id_list(visible.iter().map(|s| s.0)) }
+            ));
+        }
+        if let Some(c) = f.cursor {
+            q.push(" AND f.id > ").bind(Arg::I64(c.after_id));
+        }
+        q.push(&format!(" ORDER BY f.id LIMIT {}", limit + 1));
+        let rows: Vec<FindingRow> = with_pool!(self, |p| {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), &q.args)
+                .fetch_all(p)
+                .await?
+        });
+        let (rows, next) = split_page(rows, limit, |r| r.id);
+        let items = rows
+            .into_iter()
+            .map(Finding::try_from)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            next_cursor: next,
+        })
+    }
+
+    /// Number of findings in every status.
+    pub async fn count_findings(&self) -> Result<i64> {
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM findings"
+        )
+        .fetch_one(p)
+        .await?))
+    }
+}
+
+/// PostgreSQL bulk path: one statement per chunk, the columns sent as arrays.
+fn pg_unnest_insert(
+    chunk: &[&NewFinding],
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let col =
+        |f: &dyn Fn(&NewFinding) -> Option<String>| chunk.iter().map(|x| f(x)).collect::<Vec<_>>();
+    let asset: Vec<i64> = chunk.iter().map(|f| f.asset_id.0).collect();
+    let vuln = col(&|f| Some(f.vuln_id.as_str().to_string()));
+    let kind = col(&|f| Some(f.evidence.component_kind.as_str().to_string()));
+    let component = col(&|f| Some(f.evidence.component.clone()));
+    let package: Vec<Option<i64>> = chunk
+        .iter()
+        .map(|f| f.evidence.package_id.map(|x| x.0))
+        .collect();
+    let service: Vec<Option<i64>> = chunk
+        .iter()
+        .map(|f| f.evidence.service_id.map(|x| x.0))
+        .collect();
+    let installed = col(&|f| f.evidence.installed_version.clone());
+    let fixed = col(&|f| f.evidence.fixed_version.clone());
+    let source = col(&|f| Some(f.evidence.source.clone()));
+    let rule = col(&|f| Some(f.evidence.rule.clone()));
+    let priority: Vec<Option<i16>> = chunk
+        .iter()
+        .map(|f| f.priority.map(Priority::rank))
+        .collect();
+    let score: Vec<Option<f64>> = chunk.iter().map(|f| f.score).collect();
+    let seen: Vec<i64> = chunk.iter().map(|f| ts(f.seen_at)).collect();
+    let sql = format!(
+        "{INSERT_COLUMNS} SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], \
+         $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], \
+         $12::float8[], $13::bigint[], $13::bigint[], $13::bigint[]) {ON_CONFLICT}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(asset)
+        .bind(vuln)
+        .bind(kind)
+        .bind(component)
+        .bind(package)
+        .bind(service)
+        .bind(installed)
+        .bind(fixed)
+        .bind(source)
+        .bind(rule)
+        .bind(priority)
+        .bind(score)
+        .bind(seen)
+}
+
+impl Store {
+    /// Sets a finding's status (a person's triage, or a scan's verdict). Marking it fixed records
+    /// the fix time; any other status clears it.
+    pub async fn set_finding_status(
+        &self,
+        id: FindingId,
+        status: vantage_domain::FindingStatus,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE findings SET status = $2, status_changed_at = $3, \
+             fixed_at = CASE WHEN $2 = 'fixed' THEN $3 ELSE NULL END WHERE id = $1";
+        let n = with_pool!(self, |p| {
+            sqlx::query(SQL)
+                .bind(id.0)
+                .bind(status.as_str())
+                .bind(ts(now))
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "finding",
+                key: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! Forward-only schema migrations, one directory per backend, embedded in the binary.
+//!
+//! Migrations are numbered files under `migrations/sqlite` and `migrations/postgres`; the same
+//! number means the same change on both backends. They are applied at start-up by
+//! [`crate::Store::migrate`]; a database migrated by a newer build is refused rather than
+//! silently misread, and an edited migration is detected by its checksum.
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+macro_rules! migrations {
+    ($backend:literal: $( $version:literal => $name:literal ),+ $(,)?) => {
+        vec![$(
+            Migration::new(
+                $version,
+                $name.into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!("../migrations/", $backend, "/", $name, ".sql"))),
+                false,
+            )
+        ),+]
+    };
+}
+
+/// The SQLite migrations.
+pub(crate) fn sqlite() -> Migrator {
+    Migrator::with_migrations(migrations!("sqlite": 1 => "0001_initial"))
+}
+
+/// The PostgreSQL migrations.
+pub(crate) fn postgres() -> Migrator {
+    Migrator::with_migrations(migrations!("postgres": 1 => "0001_initial"))
+}
+
+/// The number of the newest migration this build knows.
+pub const LATEST: i64 = 1;

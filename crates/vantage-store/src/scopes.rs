@@ -1,0 +1,198 @@
+//! Scopes and scope membership.
+
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use vantage_domain::{
+    AssetId, CiaRequirements, ExposureClass, MembershipRule, ScanFrequency, Scope, ScopeId,
+    SlaPolicy, Thresholds,
+};
+
+use crate::backend::{Pool, Store, with_pool};
+use crate::error::{Result, StoreError};
+use crate::sql::{parse, ts};
+
+/// A scope to create.
+#[derive(Debug, Clone)]
+pub struct NewScope {
+    /// Unique name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Membership rules.
+    pub rules: Vec<MembershipRule>,
+    /// Exposure class.
+    pub exposure: ExposureClass,
+    /// CIA requirements.
+    pub cia: CiaRequirements,
+    /// Business criticality 1–5.
+    pub criticality: u8,
+    /// Scan frequency.
+    pub frequency: ScanFrequency,
+    /// Alert thresholds.
+    pub thresholds: Thresholds,
+    /// SLA policy.
+    pub sla: SlaPolicy,
+}
+
+impl NewScope {
+    /// A scope with default policies.
+    pub fn named(name: impl Into<String>) -> Self {
+        NewScope {
+            name: name.into(),
+            description: String::new(),
+            rules: Vec::new(),
+            exposure: ExposureClass::Internal,
+            cia: CiaRequirements::default(),
+            criticality: 3,
+            frequency: ScanFrequency::Daily,
+            thresholds: Thresholds::default(),
+            sla: SlaPolicy::default(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct ScopeRow {
+    id: i64,
+    name: String,
+    description: String,
+    rules: String,
+    exposure: String,
+    confidentiality: String,
+    integrity: String,
+    availability: String,
+    criticality: i32,
+    frequency: String,
+    thresholds: String,
+    sla: String,
+}
+
+impl TryFrom<ScopeRow> for Scope {
+    type Error = StoreError;
+    fn try_from(r: ScopeRow) -> Result<Scope> {
+        let json = |what: &'static str, s: &str| -> Result<serde_json::Value> {
+            serde_json::from_str(s).map_err(|e| StoreError::corrupt(what, e))
+        };
+        Ok(Scope {
+            id: ScopeId(r.id),
+            rules: serde_json::from_value(json("scope rules", &r.rules)?)
+                .map_err(|e| StoreError::corrupt("scope rules", e))?,
+            exposure: parse(&r.exposure, "scope exposure")?,
+            cia: CiaRequirements {
+                confidentiality: parse(&r.confidentiality, "scope confidentiality")?,
+                integrity: parse(&r.integrity, "scope integrity")?,
+                availability: parse(&r.availability, "scope availability")?,
+            },
+            criticality: u8::try_from(r.criticality)
+                .map_err(|e| StoreError::corrupt("scope criticality", e))?,
+            frequency: parse(&r.frequency, "scope frequency")?,
+            thresholds: serde_json::from_value(json("scope thresholds", &r.thresholds)?)
+                .map_err(|e| StoreError::corrupt("scope thresholds", e))?,
+            sla: serde_json::from_value(json("scope sla", &r.sla)?)
+                .map_err(|e| StoreError::corrupt("scope sla", e))?,
+            name: r.name,
+            description: r.description,
+        })
+    }
+}
+
+const SCOPE_COLUMNS: &str = "id, name, description, rules, exposure, confidentiality, integrity, \
+                             availability, criticality, frequency, thresholds, sla";
+
+impl Store {
+    /// Creates a scope; its name must be unique.
+    pub async fn create_scope(&self, s: &NewScope, now: OffsetDateTime) -> Result<ScopeId> {
+        if s.name.trim().is_empty() {
+            return Err(StoreError::Invalid("a scope needs a name".into()));
+        }
+        if !(1..=5).contains(&s.criticality) {
+            return Err(StoreError::Invalid(format!(
+                "criticality {} is outside 1–5",
+                s.criticality
+            )));
+        }
+        const SQL: &str = "INSERT INTO scopes (name, description, rules, exposure, confidentiality, \
+             integrity, availability, criticality, frequency, thresholds, sla, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id";
+        let res: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
+            sqlx::query_scalar(SQL)
+                .bind(&s.name)
+                .bind(&s.description)
+                .bind(to_json(&s.rules))
+                .bind(s.exposure.as_str())
+                .bind(s.cia.confidentiality.as_str())
+                .bind(s.cia.integrity.as_str())
+                .bind(s.cia.availability.as_str())
+                .bind(i32::from(s.criticality))
+                .bind(s.frequency.to_string())
+                .bind(to_json(&s.thresholds))
+                .bind(to_json(&s.sla))
+                .bind(ts(now))
+                .fetch_one(p)
+                .await
+        });
+        res.map(ScopeId)
+            .map_err(|e| StoreError::conflict_on_unique(e, "scope", &s.name))
+    }
+
+    /// A scope by id.
+    pub async fn scope(&self, id: ScopeId) -> Result<Option<Scope>> {
+        let sql = format!("SELECT {SCOPE_COLUMNS} FROM scopes WHERE id = $1");
+        let row: Option<ScopeRow> = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .fetch_optional(p)
+            .await?);
+        row.map(Scope::try_from).transpose()
+    }
+
+    /// A scope by its exact name.
+    pub async fn scope_by_name(&self, name: &str) -> Result<Option<Scope>> {
+        let sql = format!("SELECT {SCOPE_COLUMNS} FROM scopes WHERE name = $1");
+        let row: Option<ScopeRow> = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(p)
+            .await?);
+        row.map(Scope::try_from).transpose()
+    }
+
+    /// Every scope, by name.
+    pub async fn list_scopes(&self) -> Result<Vec<Scope>> {
+        let sql = format!("SELECT {SCOPE_COLUMNS} FROM scopes ORDER BY name");
+        let rows: Vec<ScopeRow> = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Scope::try_from).collect()
+    }
+
+    /// Makes assets members of a scope (idempotent).
+    pub async fn add_scope_members(&self, scope: ScopeId, assets: &[AssetId]) -> Result<u64> {
+        let mut added = 0;
+        for chunk in assets.chunks(500) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|a| format!("({}, {})", scope.0, a.0))
+                .collect();
+            let sql = format!(
+                "INSERT INTO asset_scopes (scope_id, asset_id) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(",")
+            );
+            added += match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+                Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+            };
+        }
+        Ok(added)
+    }
+}
+
+/// Serialises a JSON column. These are plain data types (strings, numbers, enums) for which
+/// serialisation cannot fail.
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
