@@ -1,1 +1,19 @@
-//! placeholder
+//! Vantage use cases: opening the data directory and database, authentication, queries with
+//! user-facing references (scope and asset names), and the seed generator used by benchmarks.
+//!
+//! This crate knows nothing of HTTP or of the command line: the server and the binary both call
+//! it, so a capability behaves the same through the API and the CLI.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod env;
+pub mod queries;
+pub mod seed;
+
+mod app;
+mod error;
+
+pub use app::{App, Health};
+pub use config::{Config, Loaded, LogFormat, Overrides};
+pub use error::AppError;

@@ -325,3 +325,27 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Closes the findings of an asset that a scan did not see again: every open or reopened
+    /// finding whose `last_seen` is before `scan_started_at` becomes fixed at `now`. Returns how
+    /// many were closed.
+    pub async fn resolve_unseen_findings(
+        &self,
+        asset: AssetId,
+        scan_started_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<u64> {
+        const SQL: &str = "UPDATE findings SET status = 'fixed', fixed_at = $3, status_changed_at = $3 \
+             WHERE asset_id = $1 AND status IN ('open', 'reopened') AND last_seen < $2";
+        Ok(with_pool!(self, |p| {
+            sqlx::query(SQL)
+                .bind(asset.0)
+                .bind(ts(scan_started_at))
+                .bind(ts(now))
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

@@ -1,0 +1,431 @@
+//! Configuration, layered: built-in defaults → `vantage.toml` → `VANTAGE_*` environment →
+//! command-line flags (the binary passes its flags in as [`Overrides`]).
+//!
+//! Unknown keys in the file and unknown `VANTAGE_*` variables are reported as warnings (a typo
+//! must not silently fall back to a default); a file that cannot be read or parsed is an error
+//! that names the file, line and column.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env;
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Directory for the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// HTTP server settings.
+    pub server: ServerConfig,
+    /// Logging settings.
+    pub log: LogConfig,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`; empty means `DATA_DIR/vantage.db`.
+    pub url: String,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Longest time a request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `debug`, `vantage_store=debug,info` …
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            database: DatabaseConfig::default(),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/vantage`, else `$HOME/.local/share/vantage`, else `./vantage-data`.
+pub fn default_data_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(x) = var("XDG_DATA_HOME") {
+        return x.join("vantage");
+    }
+    if let Some(h) = var("HOME") {
+        return h.join(".local/share/vantage");
+    }
+    PathBuf::from("vantage-data")
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database`.
+    pub database: Option<String>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+/// A configuration error: which source, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a value of the wrong type.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// An environment variable has a value of the wrong type.
+    #[error("invalid value `{value}` for {var}: {reason}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+}
+
+/// Where the configuration came from, for `config show` and the start-up log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Warnings about unknown keys and variables.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Builds the effective configuration. `file` is an explicit `--config` path (an error if
+    /// missing); without it `VANTAGE_CONFIG`, then `./vantage.toml` if it exists, are used.
+    /// `vars` is the process environment (passed in so tests control it).
+    pub fn load(
+        file: Option<&Path>,
+        vars: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<(Config, Loaded), ConfigError> {
+        let mut loaded = Loaded::default();
+        let var = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => var(env::CONFIG).map(PathBuf::from).or_else(|| {
+                let local = PathBuf::from("vantage.toml");
+                local.is_file().then_some(local)
+            }),
+        };
+        let mut config = match &path {
+            Some(p) => Self::from_file(p, &mut loaded.warnings)?,
+            None => Config::default(),
+        };
+        loaded.file = path;
+        config.apply_env(vars, &mut loaded.warnings)?;
+        config.apply_overrides(overrides);
+        Ok((config, loaded))
+    }
+
+    /// Parses a TOML file, collecting unknown keys as warnings.
+    pub fn from_file(path: &Path, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path, warnings)
+    }
+
+    fn from_toml(
+        text: &str,
+        path: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Result<Config, ConfigError> {
+        let parse_err = |message: String| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
+        let de = toml::de::Deserializer::parse(text).map_err(|e| parse_err(e.to_string()))?;
+        // Missing keys take their defaults; unknown keys are ignored with a warning each.
+        serde_ignored::deserialize(de, |p| {
+            warnings.push(format!("{}: unknown key `{p}` ignored", path.display()));
+        })
+        .map_err(|e| parse_err(e.to_string().trim().to_string()))
+    }
+
+    fn apply_env(
+        &mut self,
+        vars: &[(String, String)],
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            if !name.starts_with(env::PREFIX) {
+                continue;
+            }
+            match name.as_str() {
+                env::DATA_DIR => self.data_dir = PathBuf::from(value),
+                env::DATABASE => self.database.url = value.clone(),
+                env::DATABASE_MAX_CONNECTIONS => {
+                    self.database.max_connections = parse_env(env::DATABASE_MAX_CONNECTIONS, value)?
+                }
+                env::LISTEN => self.server.listen = parse_env(env::LISTEN, value)?,
+                env::REQUEST_TIMEOUT => {
+                    self.server.request_timeout_secs = parse_env(env::REQUEST_TIMEOUT, value)?
+                }
+                env::LOG_LEVEL => self.log.level = value.clone(),
+                env::LOG_FORMAT => {
+                    self.log.format = match value.to_ascii_lowercase().as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                var: env::LOG_FORMAT,
+                                value: value.clone(),
+                                reason: "expected text or json".into(),
+                            });
+                        }
+                    }
+                }
+                n if env::KNOWN_OTHER.contains(&n) || n.starts_with(env::TEST_PREFIX) => {}
+                n => warnings.push(format!("environment: unknown variable {n} ignored")),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_overrides(&mut self, o: &Overrides) {
+        if let Some(d) = &o.data_dir {
+            self.data_dir = d.clone();
+        }
+        if let Some(u) = &o.database {
+            self.database.url = u.clone();
+        }
+        if let Some(l) = o.listen {
+            self.server.listen = l;
+        }
+        if let Some(l) = &o.log_level {
+            self.log.level = l.clone();
+        }
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!("sqlite://{}", self.data_dir.join("vantage.db").display())
+        } else {
+            self.database.url.trim().to_string()
+        }
+    }
+
+    /// The configuration as TOML, passwords in URLs redacted.
+    pub fn to_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = vantage_store::redact_url(&self.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_default()
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+        var,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(&file, "data_dir = \"/from/file\"\n[server]\nlisten = \"127.0.0.1:9000\"\n[log]\nlevel = \"debug\"\n").unwrap();
+        let env = vars(&[
+            ("VANTAGE_LISTEN", "127.0.0.1:9001"),
+            ("VANTAGE_LOG_FORMAT", "json"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9002".parse().unwrap()),
+            ..Default::default()
+        };
+        let (c, l) = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.server.listen.port(), 9001, "env beats file");
+        assert_eq!(
+            (c.log.level.as_str(), c.log.format),
+            ("debug", LogFormat::Json)
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let (c, _) = Config::load(Some(&file), &env, &flags).unwrap();
+        assert_eq!(c.server.listen.port(), 9002, "flags beat env");
+        assert_eq!(c.database_url(), "sqlite:///from/file/vantage.db");
+    }
+
+    #[test]
+    fn unknown_keys_and_variables_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(
+            &file,
+            "datadir = \"x\"\n[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n",
+        )
+        .unwrap();
+        let env = vars(&[
+            ("VANTAGE_LISTN", "x"),
+            ("VANTAGE_TEST_DATA", "/d"),
+            ("PATH", "/bin"),
+        ]);
+        let (_, l) = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        let w = l.warnings.join("\n");
+        assert!(
+            w.contains("`datadir`") && w.contains("`server.port`") && w.contains("VANTAGE_LISTN"),
+            "{w}"
+        );
+        assert_eq!(l.warnings.len(), 3, "{w}");
+    }
+
+    #[test]
+    fn bad_files_and_values_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let e = Config::load(Some(&missing), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot read configuration file") && e.contains("missing.toml"),
+            "{e}"
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[server]\nlisten = 12\n").unwrap();
+        let e = Config::load(Some(&bad), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.toml") && e.contains("line 2"), "{e}");
+        std::fs::write(&bad, "[server\n").unwrap();
+        let e = Config::load(Some(&bad), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid configuration file"), "{e}");
+        let e = Config::load(
+            None,
+            &vars(&[("VANTAGE_LISTEN", "nowhere")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("VANTAGE_LISTEN"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_complete() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vantage.example.toml");
+        let mut warnings = Vec::new();
+        let c = Config::from_file(&path, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.server.listen, ServerConfig::default().listen);
+        // Every key of the effective configuration appears in the example.
+        let example = std::fs::read_to_string(&path).unwrap();
+        for key in [
+            "data_dir",
+            "url",
+            "max_connections",
+            "listen",
+            "request_timeout_secs",
+            "level",
+            "format",
+        ] {
+            assert!(example.contains(&format!("{key} =")), "example lacks {key}");
+        }
+    }
+
+    #[test]
+    fn shown_configuration_hides_passwords() {
+        let mut c = Config::default();
+        c.database.url = "postgres://u:secret@h/db".into();
+        assert!(!c.to_toml().contains("secret"));
+    }
+}
