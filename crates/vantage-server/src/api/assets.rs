@@ -1,0 +1,94 @@
+//! `GET /api/v1/assets` and `GET /api/v1/assets/{id}`.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use vantage_app::queries::AssetQuery;
+use vantage_domain::{Asset, AssetId, AssetKind};
+
+use super::{parse_param, query_error};
+use crate::AppState;
+use crate::auth::{Caller, check_asset_visible};
+use crate::error::{ApiError, ErrorBody};
+
+/// Filters of the asset list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AssetParams {
+    /// `host`, `container_image`, `cloud_instance`, `domain`, `ip_address`, `web_application`.
+    kind: Option<String>,
+    /// Scope name or id.
+    scope: Option<String>,
+    /// Name contains (case-insensitive).
+    search: Option<String>,
+    /// Include decommissioned assets (default false).
+    include_decommissioned: Option<bool>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of assets.
+#[derive(Serialize, ToSchema)]
+pub struct AssetPage {
+    /// The assets, by id.
+    pub items: Vec<Asset>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists the inventory visible to the caller.
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", params(AssetParams),
+    responses(
+        (status = 200, description = "A page of assets", body = AssetPage),
+        (status = 400, description = "Invalid filter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+pub(crate) async fn list_assets(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<AssetParams>, QueryRejection>,
+) -> Result<Json<AssetPage>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let query = AssetQuery {
+        kind: parse_param::<AssetKind>(p.kind.as_deref())?,
+        scope: p.scope.filter(|s| !s.is_empty()),
+        search: p.search,
+        include_decommissioned: p.include_decommissioned.unwrap_or(false),
+        limit: p.limit,
+        cursor: p.cursor.filter(|s| !s.is_empty()),
+    };
+    let page = state.app.assets(&query, caller.visible_scopes()).await?;
+    Ok(Json(AssetPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One asset with its identifiers, tags and scopes.
+#[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "assets",
+    params(("id" = i64, Path, description = "Asset id")),
+    responses(
+        (status = 200, description = "The asset", body = Asset),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such asset visible to the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn get_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Asset>, ApiError> {
+    check_asset_visible(&state, &caller, AssetId(id)).await?;
+    let asset = state
+        .app
+        .store
+        .asset(AssetId(id))
+        .await
+        .map_err(vantage_app::AppError::from)?;
+    asset
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("asset {id} not found")))
+}

@@ -1,0 +1,112 @@
+//! Routes of the REST API and the OpenAPI document built from them.
+
+mod assets;
+mod findings;
+mod health;
+mod login;
+mod scopes;
+
+use axum::extract::rejection::QueryRejection;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::require_token;
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vantage API",
+        description = "Continuous threat exposure management: assets, findings, scopes. \
+                       Authenticate with `Authorization: Bearer <token>`; obtain a token from \
+                       `POST /api/v1/auth/token`. Lists are keyset-paginated: pass `next_cursor` \
+                       back as `cursor`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "system", description = "Health and metadata"),
+        (name = "auth", description = "API tokens"),
+        (name = "assets", description = "The inventory"),
+        (name = "findings", description = "Vulnerabilities on assets"),
+        (name = "scopes", description = "Groups of assets with policies"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(assets::list_assets))
+        .routes(routes!(assets::get_asset))
+        .routes(routes!(findings::list_findings))
+        .routes(routes!(findings::get_finding))
+        .routes(routes!(scopes::list_scopes))
+}
+
+fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(login::create_token))
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .merge(public())
+        .merge(protected())
+        .split_for_parts();
+    api
+}
+
+pub(crate) fn routes(state: AppState) -> Router {
+    let (protected, _) = protected()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .split_for_parts();
+    let (public, _) = public().split_for_parts();
+    let doc = openapi();
+    Router::new()
+        .merge(public)
+        .merge(protected)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc) }),
+        )
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+/// Maps a query-string rejection to a JSON 400 that says which parameter is wrong.
+pub(crate) fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(e.body_text())
+}
+
+/// Parses an optional enum-like query parameter.
+pub(crate) fn parse_param<T: std::str::FromStr>(v: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| ApiError::bad_request(e.to_string()))
+        })
+        .transpose()
+}

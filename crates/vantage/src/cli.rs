@@ -1,0 +1,230 @@
+//! The command line as clap sees it ("low-level" arguments). `main` turns these into the
+//! configuration overrides and calls the command modules.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Vantage: continuous threat exposure management.
+///
+/// Discover what you own, find what is vulnerable, rank it by real risk, prove the fixes.
+/// Every command works directly on the data directory (or the PostgreSQL database), with or
+/// without a running server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vantage",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Configuration: defaults → vantage.toml (--config) → VANTAGE_* environment → flags.\n\
+Exit codes: 0 success, 1 failure, 2 bad usage or input.\n\n\
+Examples:\n  vantage serve                               web UI and API on http://127.0.0.1:8080\n  \
+vantage findings list --scope Production --priority p1 --format csv\n  \
+vantage --database postgres://vantage@db/vantage migrate"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory (SQLite database and local state) [env: VANTAGE_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [env: VANTAGE_DATABASE]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Configuration file (default: ./vantage.toml if present) [env: VANTAGE_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. info, debug, vantage_store=debug [env: VANTAGE_LOG_LEVEL]
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web UI, REST API and scheduler.
+    ///
+    /// On first start creates the data directory, the database and an administrator whose
+    /// one-time password is printed. Stops gracefully on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// The asset inventory.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
+    /// Vulnerabilities found on assets.
+    #[command(subcommand)]
+    Findings(FindingsCommand),
+    /// Scopes (groups of assets with their policies).
+    #[command(subcommand)]
+    Scopes(ScopesCommand),
+    /// Local user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Show the configuration in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Developer tools: synthetic data for benchmarks and demos.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: VANTAGE_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Output format of lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// A JSON array of complete objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// List assets (live ones unless --include-decommissioned).
+    List(AssetsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AssetsListArgs {
+    /// Only this kind: host, container_image, cloud_instance, domain, ip_address, web_application.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only assets of this scope (name or id).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Only assets whose name contains this text.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Include decommissioned assets.
+    #[arg(long)]
+    pub include_decommissioned: bool,
+    /// Stop after this many rows (default: all).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// List findings (open and reopened unless --status says otherwise).
+    List(FindingsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsListArgs {
+    /// Only findings on assets of this scope (name or id).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Only findings on this asset (id, name, IP or host name).
+    #[arg(long)]
+    pub asset: Option<String>,
+    /// Only this priority: p1, p2, p3, p4.
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// open (open + reopened), all, fixed, reopened, accepted_risk, false_positive.
+    #[arg(long, default_value = "open")]
+    pub status: String,
+    /// Only this vulnerability, e.g. CVE-2024-3094.
+    #[arg(long)]
+    pub cve: Option<String>,
+    /// Stop after this many rows (default: all).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopesCommand {
+    /// List scopes.
+    List(FormatArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Set a new random password for a user and print it once.
+    ResetPassword {
+        /// Login name.
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create an API token for a user and print it once.
+    Create {
+        /// Login name of the user the token acts as.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Label of the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Lifetime in days (0: never expires).
+        #[arg(long, default_value_t = 90)]
+        expires_in_days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (passwords redacted) and where it came from.
+    Show {
+        /// toml or json.
+        #[arg(long, value_enum, default_value_t = ConfigFormat::Toml)]
+        format: ConfigFormat,
+    },
+}
+
+/// Format of `config show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    /// TOML, as in vantage.toml.
+    Toml,
+    /// JSON.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Generate a realistic synthetic fleet: assets, scopes and findings.
+    Seed {
+        /// Number of assets.
+        #[arg(long, default_value_t = 1000)]
+        assets: u32,
+        /// Average number of findings per asset.
+        #[arg(long, default_value_t = 20)]
+        findings_per_asset: u32,
+        /// Random seed (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}

@@ -1,0 +1,135 @@
+//! One module per group of subcommands, plus the small commands.
+
+pub mod accounts;
+pub mod lists;
+pub mod serve;
+
+use std::io::Write;
+
+use anyhow::Context;
+use time::OffsetDateTime;
+use tracing_subscriber::EnvFilter;
+use vantage_app::seed::{SeedSpec, seed};
+use vantage_app::{App, Config, Loaded, LogFormat};
+
+use crate::cli::{ConfigCommand, ConfigFormat, DevCommand};
+
+/// A usage error found after parsing (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Logs go to standard error, so standard output stays clean for data.
+pub fn init_logging(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Opens the application, with the database named in the error.
+pub async fn open(config: Config) -> anyhow::Result<App> {
+    Ok(App::open(config).await?)
+}
+
+/// `vantage migrate`.
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let url = vantage_store::redact_url(&config.database_url());
+    let app = open(config).await?;
+    let version = app
+        .store
+        .schema_version()
+        .await
+        .context("reading the schema version")?;
+    writeln!(
+        std::io::stdout(),
+        "database {url} is at schema version {version}"
+    )?;
+    app.store.close().await;
+    Ok(())
+}
+
+/// `vantage config show`.
+pub fn config_show(config: &Config, loaded: &Loaded, c: ConfigCommand) -> anyhow::Result<()> {
+    let ConfigCommand::Show { format } = c;
+    let mut out = std::io::stdout().lock();
+    match format {
+        ConfigFormat::Toml => {
+            match &loaded.file {
+                Some(f) => writeln!(
+                    out,
+                    "# from {} (then VANTAGE_* variables and flags)",
+                    f.display()
+                )?,
+                None => writeln!(
+                    out,
+                    "# no configuration file; defaults, VANTAGE_* variables and flags"
+                )?,
+            }
+            writeln!(
+                out,
+                "# database in effect: {}",
+                vantage_store::redact_url(&config.database_url())
+            )?;
+            write!(out, "{}", config.to_toml())?;
+        }
+        ConfigFormat::Json => {
+            let mut shown = config.clone();
+            shown.database.url = vantage_store::redact_url(&config.database.url);
+            serde_json::to_writer_pretty(&mut out, &shown)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `vantage dev seed`.
+pub async fn dev(config: Config, c: DevCommand) -> anyhow::Result<()> {
+    let DevCommand::Seed {
+        assets,
+        findings_per_asset,
+        seed: rng_seed,
+    } = c;
+    let app = open(config).await?;
+    let started = std::time::Instant::now();
+    let spec = SeedSpec {
+        assets,
+        findings_per_asset,
+        seed: rng_seed,
+    };
+    let mut err = std::io::stderr();
+    let report = seed(
+        &app.store,
+        &spec,
+        OffsetDateTime::now_utc(),
+        |done, total| {
+            let _ = write!(err, "\rseeding: {done}/{total} assets");
+        },
+    )
+    .await?;
+    let _ = writeln!(err);
+    writeln!(
+        std::io::stdout(),
+        "seeded {} assets, {} findings ({} then fixed), {} scopes in {:.1} s",
+        report.assets,
+        report.findings,
+        report.fixed,
+        report.scopes,
+        started.elapsed().as_secs_f64()
+    )?;
+    app.store.close().await;
+    Ok(())
+}

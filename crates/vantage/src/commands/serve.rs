@@ -1,0 +1,70 @@
+//! `vantage serve`: the API server, with first-start administrator creation and graceful
+//! shutdown on Ctrl-C / SIGTERM.
+
+use std::io::Write;
+
+use anyhow::Context;
+use time::OffsetDateTime;
+use vantage_app::Config;
+use vantage_app::auth::FIRST_ADMIN;
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let db = vantage_store::redact_url(&config.database_url());
+    let app = super::open(config).await?;
+    if let Some(password) = app.ensure_first_admin(OffsetDateTime::now_utc()).await? {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "First start: created the administrator account.")?;
+        writeln!(out, "  username: {FIRST_ADMIN}")?;
+        writeln!(out, "  password: {password}")?;
+        writeln!(
+            out,
+            "The password is shown only this once. Lost it? `vantage users reset-password {FIRST_ADMIN}`."
+        )?;
+        writeln!(
+            out,
+            "API token: POST /api/v1/auth/token with {{\"username\",\"password\"}}, or `vantage tokens create`."
+        )?;
+        out.flush()?;
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    writeln!(
+        std::io::stdout(),
+        "Vantage {} listening on http://{addr} (database: {db})",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    tracing::info!(%addr, database = %db, "server started");
+    let store = app.store.clone();
+    vantage_server::serve(app, listener, shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
