@@ -34,14 +34,23 @@ pub struct Health {
 impl App {
     /// Prepares the data directory, opens the database and applies pending migrations.
     pub async fn open(config: Config) -> Result<App, AppError> {
-        ensure_writable_dir(&config.data_dir)?;
+        let url = config.database_url();
+        // SQLite lives in the data directory; with PostgreSQL nothing is written locally yet.
+        if url.starts_with("sqlite:") {
+            ensure_writable_dir(&config.data_dir)?;
+        }
         let opts = ConnectOptions {
             max_connections: config.database.max_connections.max(1),
             acquire_timeout: Duration::from_secs(10),
         };
-        let store = Store::connect(&config.database_url(), &opts).await?;
+        let store = Store::connect(&url, &opts).await?;
         store.migrate().await?;
         Ok(App { config, store })
+    }
+
+    /// Wraps an already open and migrated store (tests, embedding).
+    pub fn from_parts(config: Config, store: Store) -> App {
+        App { config, store }
     }
 
     /// Checks the database.

@@ -215,16 +215,16 @@ impl Config {
         path: &Path,
         warnings: &mut Vec<String>,
     ) -> Result<Config, ConfigError> {
-        let parse_err = |message: String| ConfigError::Parse {
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_path_buf(),
-            message,
+            message: one_line(text, &e),
         };
-        let de = toml::de::Deserializer::parse(text).map_err(|e| parse_err(e.to_string()))?;
+        let de = toml::de::Deserializer::parse(text).map_err(parse_err)?;
         // Missing keys take their defaults; unknown keys are ignored with a warning each.
         serde_ignored::deserialize(de, |p| {
             warnings.push(format!("{}: unknown key `{p}` ignored", path.display()));
         })
-        .map_err(|e| parse_err(e.to_string().trim().to_string()))
+        .map_err(parse_err)
     }
 
     fn apply_env(
@@ -296,6 +296,20 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = vantage_store::redact_url(&self.database.url);
         toml::to_string_pretty(&shown).unwrap_or_default()
+    }
+}
+
+/// A TOML error as one line: `line L, column C: message`.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 

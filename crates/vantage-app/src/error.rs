@@ -40,14 +40,18 @@ pub enum AppError {
 impl AppError {
     /// Whether the error is the caller's input (exit code 2, HTTP 4xx) rather than a failure.
     pub fn is_bad_input(&self) -> bool {
-        match self {
+        matches!(
+            self,
             AppError::Config(_)
-            | AppError::NotFound(_)
-            | AppError::Invalid(_)
-            | AppError::BadCredentials => true,
-            AppError::Store(StoreError::Invalid(_) | StoreError::UnsupportedUrl(_)) => true,
-            AppError::Store(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => true,
-            _ => false,
-        }
+                | AppError::NotFound(_)
+                | AppError::Invalid(_)
+                | AppError::BadCredentials
+                | AppError::Store(
+                    StoreError::Invalid(_)
+                        | StoreError::UnsupportedUrl(_)
+                        | StoreError::NotFound { .. }
+                        | StoreError::Conflict { .. }
+                )
+        )
     }
 }

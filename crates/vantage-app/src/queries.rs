@@ -53,10 +53,10 @@ impl App {
         if let Some(s) = self.store.scope_by_name(reference).await? {
             return Ok(s.id);
         }
-        if let Ok(id) = reference.trim().parse::<i64>() {
-            if let Some(s) = self.store.scope(ScopeId(id)).await? {
-                return Ok(s.id);
-            }
+        if let Ok(id) = reference.trim().parse::<i64>()
+            && let Some(s) = self.store.scope(ScopeId(id)).await?
+        {
+            return Ok(s.id);
         }
         Err(AppError::NotFound(format!(
             "no scope named `{reference}` (see `vantage scopes list`)"

@@ -92,6 +92,15 @@ impl Store {
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            // One direct attempt first: a refused or unknown server fails at once with the
+            // driver's reason, instead of after the pool's retries until its acquire timeout.
+            use sqlx::Connection;
+            sqlx::PgConnection::connect_with(&options)
+                .await
+                .map_err(connect_err)?
+                .close()
+                .await
+                .ok();
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.acquire_timeout)

@@ -227,4 +227,6 @@ pub enum DevCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print the OpenAPI document of the REST API (no server needed).
+    Openapi,
 }

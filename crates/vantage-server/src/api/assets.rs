@@ -1,7 +1,7 @@
 //! `GET /api/v1/assets` and `GET /api/v1/assets/{id}`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -79,8 +79,9 @@ pub(crate) async fn list_assets(
 pub(crate) async fn get_asset(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Asset>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
     check_asset_visible(&state, &caller, AssetId(id)).await?;
     let asset = state
         .app

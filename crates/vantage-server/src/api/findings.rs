@@ -1,7 +1,7 @@
 //! `GET /api/v1/findings` and `GET /api/v1/findings/{id}`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -83,8 +83,9 @@ pub(crate) async fn list_findings(
 pub(crate) async fn get_finding(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Finding>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let not_found = || ApiError::not_found(format!("finding {id} not found"));
     let f = state
         .app

@@ -96,13 +96,21 @@ pub fn config_show(config: &Config, loaded: &Loaded, c: ConfigCommand) -> anyhow
     Ok(())
 }
 
-/// `vantage dev seed`.
+/// `vantage dev seed` and `vantage dev openapi`.
 pub async fn dev(config: Config, c: DevCommand) -> anyhow::Result<()> {
-    let DevCommand::Seed {
-        assets,
-        findings_per_asset,
-        seed: rng_seed,
-    } = c;
+    let (assets, findings_per_asset, rng_seed) = match c {
+        DevCommand::Seed {
+            assets,
+            findings_per_asset,
+            seed,
+        } => (assets, findings_per_asset, seed),
+        DevCommand::Openapi => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &vantage_server::openapi())?;
+            writeln!(out)?;
+            return Ok(());
+        }
+    };
     let app = open(config).await?;
     let started = std::time::Instant::now();
     let spec = SeedSpec {

@@ -1,0 +1,270 @@
+//! The API suite: the real router driven in-process (`oneshot`), on SQLite and on PostgreSQL.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+use vantage_app::{App, Config};
+use vantage_domain::{Priority, Role};
+use vantage_store::NewScope;
+use vantage_test_utils::{TestDb, both_backends, host, package_finding, t0};
+
+struct Api {
+    router: Router,
+    app: App,
+    admin_token: String,
+}
+
+impl Api {
+    async fn new(db: &TestDb) -> Api {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let admin = app
+            .store
+            .create_user(
+                "root",
+                &vantage_app::auth::hash_password("pw-root").unwrap(),
+                Role::Admin,
+                t0(),
+            )
+            .await
+            .unwrap();
+        let user = app.store.user_by_name("root").await.unwrap().unwrap().user;
+        assert_eq!(user.id, admin);
+        let admin_token = app
+            .create_api_token(&user, "test", OffsetDateTime::now_utc(), None)
+            .await
+            .unwrap();
+        Api {
+            router: vantage_server::router(app.clone()),
+            app,
+            admin_token,
+        }
+    }
+
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, body, headers)
+    }
+
+    async fn get_as(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let (s, b, _) = self.call(req).await;
+        (s, b)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.get_as(uri, &self.admin_token.clone()).await
+    }
+
+    /// Two assets, one in scope `prod`, with 30 findings each.
+    async fn seed(&self) -> (i64, i64) {
+        let s = &self.app.store;
+        let a = s
+            .upsert_asset(&host("web", "127.0.0.50", t0()))
+            .await
+            .unwrap();
+        let b = s
+            .upsert_asset(&host("db", "127.0.0.51", t0()))
+            .await
+            .unwrap();
+        let prod = s
+            .create_scope(&NewScope::named("prod"), t0())
+            .await
+            .unwrap();
+        s.add_scope_members(prod, &[a]).await.unwrap();
+        let mut batch = Vec::new();
+        for i in 0..60 {
+            let mut f = package_finding(
+                if i < 30 { a } else { b },
+                &format!("CVE-2025-{:05}", i),
+                "openssl",
+                t0(),
+            );
+            f.priority = Some(if i % 3 == 0 {
+                Priority::P1
+            } else {
+                Priority::P2
+            });
+            batch.push(f);
+        }
+        s.upsert_findings(&batch).await.unwrap();
+        (a.0, b.0)
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+both_backends! {
+    async fn healthz_reports_the_database(db) {
+        let api = Api::new(&db).await;
+        let (s, b, _) = api.call(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["status"], "ok");
+        assert_eq!(b["database"], db.store.backend().as_str());
+        assert_eq!(b["schema_version"], vantage_store::LATEST_MIGRATION);
+    }
+
+    async fn the_api_requires_a_valid_token(db) {
+        let api = Api::new(&db).await;
+        let (s, b, h) = api.call(Request::get("/api/v1/findings").body(Body::empty()).unwrap()).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        assert_eq!(h.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+        let (s, _) = api.get_as("/api/v1/findings", "vtg_not-a-token").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = api.get("/api/v1/findings").await;
+        assert_eq!(s, StatusCode::OK);
+    }
+
+    async fn login_issues_tokens_for_good_credentials_only(db) {
+        let api = Api::new(&db).await;
+        let login = |body: Value| Request::post("/api/v1/auth/token").header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+        let (s, b, _) = api.call(login(json!({"username": "root", "password": "wrong"}))).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        let (s, b, _) = api.call(login(json!({"username": "nobody", "password": "pw-root"}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+        let (s, b, _) = api.call(login(json!({"username": "root"}))).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::BAD_REQUEST, "bad_request"));
+        assert!(b["error"]["message"].as_str().unwrap().contains("password"), "{b}");
+        let (s, b, _) = api.call(login(json!({"username": "root", "password": "pw-root", "expires_in_days": 999}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        let (s, b, _) = api.call(login(json!({"username": "root", "password": "pw-root", "name": "ci"}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let token = b["token"].as_str().unwrap();
+        assert!(token.starts_with("vtg_"));
+        assert_eq!(api.get_as("/api/v1/assets", token).await.0, StatusCode::OK);
+    }
+
+    async fn findings_are_filtered_and_paginated(db) {
+        let api = Api::new(&db).await;
+        let (a, _) = api.seed().await;
+        let (s, b) = api.get("/api/v1/findings?scope=prod&status=open&limit=100").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["items"].as_array().unwrap().len(), 30);
+        assert!(b["items"].as_array().unwrap().iter().all(|f| f["asset_id"] == a && f["asset_name"] == "web"));
+        let (_, b) = api.get("/api/v1/findings?priority=p1").await;
+        assert_eq!(b["items"].as_array().unwrap().len(), 20);
+        let (_, b) = api.get("/api/v1/findings?cve=cve-2025-00031&asset=db").await;
+        assert_eq!(b["items"][0]["vuln_id"], "CVE-2025-00031");
+        assert_eq!(b["items"][0]["evidence"]["rule"], "installed 1.0-1 < fixed 1.0-2");
+
+        let mut uri = "/api/v1/findings?limit=25".to_string();
+        let mut seen = Vec::new();
+        loop {
+            let (s, b) = api.get(&uri).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            seen.extend(b["items"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()));
+            match b["next_cursor"].as_str() {
+                Some(c) => uri = format!("/api/v1/findings?limit=25&cursor={c}"),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!((seen.len(), sorted.len()), (60, 60), "each finding once");
+
+        let id = seen[0];
+        let (s, b) = api.get(&format!("/api/v1/findings/{id}")).await;
+        assert_eq!((s, b["id"].as_i64()), (StatusCode::OK, Some(id)));
+    }
+
+    async fn bad_filters_get_json_errors(db) {
+        let api = Api::new(&db).await;
+        api.seed().await;
+        for (uri, status, needle) in [
+            ("/api/v1/findings?priority=p9", StatusCode::BAD_REQUEST, "unknown priority"),
+            ("/api/v1/findings?status=closed", StatusCode::BAD_REQUEST, "status"),
+            ("/api/v1/findings?cve=CVE-99", StatusCode::BAD_REQUEST, "CVE"),
+            ("/api/v1/findings?limit=abc", StatusCode::BAD_REQUEST, "limit"),
+            ("/api/v1/findings?cursor=zzz", StatusCode::BAD_REQUEST, "cursor"),
+            ("/api/v1/findings?scope=nope", StatusCode::NOT_FOUND, "no scope named `nope`"),
+            ("/api/v1/findings?asset=nope", StatusCode::NOT_FOUND, "no asset"),
+            ("/api/v1/assets?kind=server", StatusCode::BAD_REQUEST, "unknown asset kind"),
+            ("/api/v1/findings/999999", StatusCode::NOT_FOUND, "not found"),
+            ("/api/v1/assets/abc", StatusCode::BAD_REQUEST, ""),
+            ("/api/v1/nothing", StatusCode::NOT_FOUND, "no such route"),
+        ] {
+            let (s, b) = api.get(uri).await;
+            assert_eq!(s, status, "{uri}: {b}");
+            if !needle.is_empty() {
+                assert!(b["error"]["message"].as_str().unwrap_or_default().contains(needle), "{uri}: {b}");
+            }
+        }
+    }
+
+    async fn scope_restricted_users_see_only_their_scopes(db) {
+        let api = Api::new(&db).await;
+        let (a, b) = api.seed().await;
+        let s = &api.app.store;
+        let uid = s.create_user("auditor", "x", Role::Viewer, t0()).await.unwrap();
+        let prod = s.scope_by_name("prod").await.unwrap().unwrap().id;
+        s.restrict_user_scopes(uid, &[prod]).await.unwrap();
+        let user = s.user_by_name("auditor").await.unwrap().unwrap().user;
+        let token = api.app.create_api_token(&user, "t", OffsetDateTime::now_utc(), None).await.unwrap();
+
+        let (_, body) = api.get_as("/api/v1/findings?limit=1000", &token).await;
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 30);
+        assert!(items.iter().all(|f| f["asset_id"] == a));
+        let (_, body) = api.get_as("/api/v1/assets", &token).await;
+        assert_eq!(body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(api.get_as(&format!("/api/v1/assets/{b}"), &token).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(api.get_as(&format!("/api/v1/assets/{a}"), &token).await.0, StatusCode::OK);
+        let (_, all) = api.get("/api/v1/findings?asset=db").await;
+        let hidden = all["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(api.get_as(&format!("/api/v1/findings/{hidden}"), &token).await.0, StatusCode::NOT_FOUND);
+        let (_, scopes) = api.get_as("/api/v1/scopes", &token).await;
+        assert_eq!(scopes.as_array().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let doc = serde_json::to_value(vantage_server::openapi()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/healthz",
+        "/api/v1/auth/token",
+        "/api/v1/assets",
+        "/api/v1/assets/{id}",
+        "/api/v1/findings",
+        "/api/v1/findings/{id}",
+        "/api/v1/scopes",
+    ] {
+        assert!(paths.contains_key(p), "missing {p}");
+    }
+    let params: Vec<&str> = doc["paths"]["/api/v1/findings"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        [
+            "scope", "asset", "priority", "status", "cve", "limit", "cursor"
+        ]
+    );
+    assert!(doc["components"]["schemas"]["Finding"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

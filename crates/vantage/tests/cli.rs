@@ -1,0 +1,520 @@
+//! The binary as a user runs it: exit codes, error lines, output formats, serve on both backends.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use vantage_test_utils::TestDb;
+
+fn vantage() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vantage"));
+    // The suite controls the environment: no stray configuration from the developer's shell.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VANTAGE_") && !k.starts_with("VANTAGE_TEST_") {
+            c.env_remove(k);
+        }
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    vantage().args(args).output().expect("run vantage")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Asserts an exit code and a single `error:` line on stderr containing `needle`.
+fn assert_error(o: &Output, code: i32, needle: &str) {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{err}"
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "nothing on stdout: {}",
+        text(&o.stdout)
+    );
+}
+
+fn seeded_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = run(&[
+        "--data-dir",
+        d,
+        "dev",
+        "seed",
+        "--assets",
+        "40",
+        "--findings-per-asset",
+        "10",
+        "--seed",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("seeded 40 assets"),
+        "{}",
+        text(&o.stdout)
+    );
+    dir
+}
+
+#[test]
+fn help_teaches() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let out = text(&o.stdout);
+    for word in [
+        "serve",
+        "findings",
+        "assets",
+        "--data-dir",
+        "--database",
+        "Exit codes",
+    ] {
+        assert!(out.contains(word), "--help lacks {word}");
+    }
+    let o = run(&["findings", "list", "--help"]);
+    assert!(text(&o.stdout).contains("--priority") && text(&o.stdout).contains("table"));
+}
+
+#[test]
+fn an_unknown_format_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let o = run(&[
+        "findings",
+        "list",
+        "--format",
+        "xml",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("xml"));
+    assert!(!data.exists(), "nothing written");
+}
+
+#[test]
+fn an_unreadable_config_is_one_clear_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let o = run(&[
+        "--config",
+        "/nonexistent/vantage.toml",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "assets",
+        "list",
+    ]);
+    assert_error(
+        &o,
+        2,
+        "cannot read configuration file /nonexistent/vantage.toml",
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nlisten = \"not an address\"\n").unwrap();
+    let o = run(&[
+        "assets",
+        "list",
+        "--config",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_error(&o, 2, "bad.toml");
+    assert!(!data.exists(), "nothing written");
+}
+
+#[test]
+fn a_database_that_does_not_connect_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = vantage()
+        .args([
+            "assets",
+            "list",
+            "--database",
+            "postgres://vantage:s3cret@127.0.0.1:1/nothing",
+        ])
+        .current_dir(dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_error(
+        &o,
+        1,
+        "cannot connect to the database at postgres://vantage:***@127.0.0.1:1/nothing",
+    );
+    assert!(!text(&o.stderr).contains("s3cret"), "password leaked");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    let o = run(&["assets", "list", "--database", "mysql://x/y"]);
+    assert_error(&o, 2, "unsupported database URL");
+}
+
+#[test]
+fn an_unwritable_data_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where a directory should be: unwritable even for root.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let data = file.join("data");
+    let o = run(&["--data-dir", data.to_str().unwrap(), "migrate"]);
+    assert_error(
+        &o,
+        1,
+        &format!("data directory {} is not usable", data.display()),
+    );
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    if is_root() {
+        return; // permission bits do not stop root; the case above covers it
+    }
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let o = run(&["--data-dir", ro.to_str().unwrap(), "migrate"]);
+    assert_error(&o, 1, "is not usable");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn findings_list_in_every_format_with_filters() {
+    let dir = seeded_dir();
+    let d = dir.path().to_str().unwrap();
+    let o = run(&["findings", "list", "--data-dir", d, "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = all.as_array().unwrap().len();
+    assert!(n > 200, "{n} open findings");
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "open")
+    );
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--status",
+        "all",
+        "--format",
+        "csv",
+    ]);
+    let csv = text(&o.stdout);
+    assert!(csv.starts_with(
+        "id,asset,vulnerability,priority,status,component,installed,fixed,source,first_detected\n"
+    ));
+    assert!(
+        csv.lines().count() - 1 > n,
+        "all statuses include the fixed ones"
+    );
+    assert!(csv.contains(",fixed,"));
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--scope",
+        "DMZ",
+        "--priority",
+        "P1",
+        "--limit",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(
+        table.lines().last().unwrap().ends_with("rows") || table.contains("row"),
+        "{table}"
+    );
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--limit",
+        "5",
+        "--format",
+        "json",
+    ]);
+    let five: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(five.as_array().unwrap().len(), 5);
+
+    let asset = all[0]["asset_name"].as_str().unwrap();
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--asset",
+        asset,
+        "--format",
+        "json",
+    ]);
+    let mine: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["asset_name"] == asset)
+    );
+
+    assert_error(
+        &run(&["--data-dir", d, "findings", "list", "--scope", "Nope"]),
+        2,
+        "no scope named `Nope`",
+    );
+    assert_error(
+        &run(&["--data-dir", d, "findings", "list", "--status", "closed"]),
+        2,
+        "status",
+    );
+    assert_error(
+        &run(&["--data-dir", d, "findings", "list", "--cve", "CVE-1"]),
+        2,
+        "CVE",
+    );
+}
+
+#[test]
+fn assets_and_scopes_list() {
+    let dir = seeded_dir();
+    let d = dir.path().to_str().unwrap();
+    let o = run(&[
+        "assets",
+        "list",
+        "--data-dir",
+        d,
+        "--format",
+        "json",
+        "--search",
+        "srv-00001",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!v.as_array().unwrap().is_empty());
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"].as_str().unwrap().contains("srv-00001"))
+    );
+    let o = run(&["scopes", "list", "--data-dir", d, "--format", "csv"]);
+    let csv = text(&o.stdout);
+    for s in ["Production", "DMZ", "Corporate", "Test"] {
+        assert!(csv.contains(s), "{csv}");
+    }
+    assert_error(
+        &run(&["assets", "list", "--data-dir", d, "--kind", "server"]),
+        2,
+        "unknown asset kind",
+    );
+}
+
+#[test]
+fn config_show_reflects_every_layer_and_warns_about_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vantage.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:9100\"\nlistne = 1\n[log]\nlevel = \"debug\"\n",
+    )
+    .unwrap();
+    let o = vantage()
+        .args([
+            "config",
+            "show",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--format",
+            "json",
+            "--database",
+            "postgres://u:pw@h/db",
+        ])
+        .env("VANTAGE_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["server"]["listen"], "127.0.0.1:9100");
+    assert_eq!(v["log"]["level"], "warn", "env beats file");
+    assert_eq!(
+        v["database"]["url"], "postgres://u:***@h/db",
+        "flag applied, password hidden"
+    );
+    assert!(
+        text(&o.stderr).contains("unknown key `server.listne`"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn tokens_and_password_resets_need_an_existing_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_error(
+        &run(&["--data-dir", d, "tokens", "create", "--user", "ghost"]),
+        2,
+        "no user named `ghost`",
+    );
+    assert_error(
+        &run(&["--data-dir", d, "users", "reset-password", "ghost"]),
+        2,
+        "no user named `ghost`",
+    );
+}
+
+#[test]
+fn the_openapi_document_is_printed_without_a_database() {
+    let o = run(&["dev", "openapi", "--data-dir", "/nonexistent/never-created"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(!Path::new("/nonexistent/never-created").exists());
+}
+
+/// Starts `vantage serve` on a free port, waits for /healthz, returns (child, port, stdout so far).
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = vantage()
+            .args(["serve", "--listen", &listen])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let s = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if s.get("/healthz").0 == 200 {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not answer /healthz");
+    }
+
+    /// A minimal HTTP/1.1 GET over loopback (status, body).
+    fn get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new());
+        };
+        let _ = write!(
+            c,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        );
+        let mut buf = String::new();
+        let _ = c.read_to_string(&mut buf);
+        let status = buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Sends SIGTERM and returns (exit status, stdout).
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        (out.status, text(&out.stdout))
+    }
+}
+
+fn serve_and_check(extra: &[&str], database: &str) {
+    let s = Server::start(extra);
+    let (status, body) = s.get("/healthz");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("\"database\":\"{database}\"")),
+        "{body}"
+    );
+    assert_eq!(s.get("/api/v1/findings").0, 401);
+    assert!(s.get("/api/v1/openapi.json").1.contains("\"openapi\":\"3."));
+    let (exit, stdout) = s.stop();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+    assert!(
+        stdout.contains("username: admin") && stdout.contains("password: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("listening on http://127.0.0.1:"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_on_sqlite_creates_its_database_and_prints_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh/data");
+    serve_and_check(&["--data-dir", data.to_str().unwrap()], "sqlite");
+    assert!(data.join("vantage.db").exists());
+    // Second start: no new administrator, no password printed.
+    let s = Server::start(&["--data-dir", data.to_str().unwrap()]);
+    let (_, stdout) = s.stop();
+    assert!(!stdout.contains("password:"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_and_migrate_on_postgres() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url.clone();
+    let d = dir.path().to_str().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        let o = run(&["migrate", "--database", &url, "--data-dir", &d]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("schema version 1"),
+            "{}",
+            text(&o.stdout)
+        );
+        serve_and_check(&["--database", &url, "--data-dir", &d], "postgres");
+    })
+    .await
+    .unwrap();
+}
