@@ -56,27 +56,39 @@ impl StatusFilter {
     }
 }
 
-/// A position in a keyset-paginated list: the id of the last row of the previous page.
-/// Shown to clients as an opaque string.
+/// A position in a keyset-paginated list: the sort key of the last row of the previous page.
+/// Findings are sorted by (asset id, finding id); assets by (0, asset id). Shown to clients as an
+/// opaque string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    /// The last id returned.
-    pub after_id: i64,
+    /// The sort key of the last row returned.
+    pub after: (i64, i64),
 }
 
 impl Cursor {
+    /// The cursor after a row with this sort key.
+    pub const fn after(group: i64, id: i64) -> Self {
+        Cursor { after: (group, id) }
+    }
+
     /// The opaque text form handed to clients.
     pub fn encode(self) -> String {
-        format!("i{:x}", self.after_id)
+        format!("k{:x}.{:x}", self.after.0, self.after.1)
     }
 
     /// Parses the opaque form.
     pub fn decode(s: &str) -> Result<Self, ParseError> {
-        s.strip_prefix('i')
-            .and_then(|h| i64::from_str_radix(h, 16).ok())
-            .filter(|id| *id >= 0)
-            .map(|after_id| Cursor { after_id })
-            .ok_or_else(|| ParseError::invalid("cursor", s, "not a cursor returned by this server"))
+        let bad = || ParseError::invalid("cursor", s, "not a cursor returned by this server");
+        let (g, i) = s
+            .strip_prefix('k')
+            .and_then(|r| r.split_once('.'))
+            .ok_or_else(bad)?;
+        let g = i64::from_str_radix(g, 16).map_err(|_| bad())?;
+        let i = i64::from_str_radix(i, 16).map_err(|_| bad())?;
+        if g < 0 || i < 0 {
+            return Err(bad());
+        }
+        Ok(Cursor::after(g, i))
     }
 }
 
@@ -143,9 +155,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = Cursor { after_id: 123_456 };
+        let c = Cursor::after(42, 123_456);
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "i", "123", "ixyz", "i-5"] {
+        for bad in ["", "k", "k12", "123", "kx.1", "k1.-5", "k-1.5", "k1.2.3"] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }

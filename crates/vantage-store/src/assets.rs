@@ -193,19 +193,9 @@ impl Store {
             let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
             q.push(" AND LOWER(a.name) LIKE ").bind(Arg::Text(pattern));
         }
-        if let Some(scope) = f.scope {
-            q.push(" AND EXISTS (SELECT 1 FROM asset_scopes s WHERE s.asset_id = a.id AND s.scope_id = ")
-                .bind(Arg::I64(scope.0))
-                .push(")");
-        }
-        if let Some(visible) = &f.visible_scopes {
-            q.push(&format!(
-                " AND EXISTS (SELECT 1 FROM asset_scopes v WHERE v.asset_id = a.id AND v.scope_id IN ({}))",
-                if visible.is_empty() { "NULL".into() } else { id_list(visible.iter().map(|s| s.0)) }
-            ));
-        }
+        push_scope_filters(&mut q, "a.id", f.scope, f.visible_scopes.as_deref());
         if let Some(c) = f.cursor {
-            q.push(" AND a.id > ").bind(Arg::I64(c.after_id));
+            q.push(" AND a.id > ").bind(Arg::I64(c.after.1));
         }
         q.push(&format!(" ORDER BY a.id LIMIT {}", limit + 1));
         let rows: Vec<AssetRow> = with_pool!(self, |p| {
@@ -213,7 +203,7 @@ impl Store {
                 .fetch_all(p)
                 .await?
         });
-        let (rows, next) = split_page(rows, limit, |r| r.id);
+        let (rows, next) = split_page(rows, limit, |r| (0, r.id));
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut extras = self.asset_extras(&ids).await?;
         let items = rows
@@ -282,15 +272,47 @@ impl Store {
     }
 }
 
-/// Cuts the extra row fetched to detect a next page, and builds that page's cursor.
+/// Adds the scope filter and the caller's scope restriction on an asset id column. Both are
+/// `IN (asset ids of the scope)`: the planners iterate that small sorted set and probe the
+/// (asset_id, …) indexes, which keeps a page's cost independent of the table's size.
+pub(crate) fn push_scope_filters(
+    q: &mut Sql,
+    column: &str,
+    scope: Option<ScopeId>,
+    visible: Option<&[ScopeId]>,
+) {
+    if let Some(scope) = scope {
+        q.push(&format!(
+            " AND {column} IN (SELECT asset_id FROM asset_scopes WHERE scope_id = "
+        ))
+        .bind(Arg::I64(scope.0))
+        .push(")");
+    }
+    if let Some(visible) = visible {
+        let list = if visible.is_empty() {
+            "NULL".into()
+        } else {
+            id_list(visible.iter().map(|s| s.0))
+        };
+        q.push(&format!(
+            " AND {column} IN (SELECT asset_id FROM asset_scopes WHERE scope_id IN ({list}))"
+        ));
+    }
+}
+
+/// Cuts the extra row fetched to detect a next page, and builds that page's cursor from the
+/// last row's sort key.
 pub(crate) fn split_page<R>(
     mut rows: Vec<R>,
     limit: u32,
-    key: impl Fn(&R) -> i64,
+    key: impl Fn(&R) -> (i64, i64),
 ) -> (Vec<R>, Option<String>) {
     if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        let next = rows.last().map(|r| Cursor { after_id: key(r) }.encode());
+        let next = rows.last().map(|r| {
+            let (group, id) = key(r);
+            Cursor::after(group, id).encode()
+        });
         (rows, next)
     } else {
         (rows, None)

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use sqlx::{FromRow, QueryBuilder};
 use vantage_domain::query::page_size;
 use vantage_domain::{
-    AssetId, Evidence, Finding, FindingFilter, FindingId, NewFinding, PackageId, Page, Priority,
-    ServiceId,
+    AssetId, Cursor, Evidence, Finding, FindingFilter, FindingId, NewFinding, PackageId, Page,
+    Priority, ServiceId,
 };
 
-use crate::assets::split_page;
+use crate::assets::{push_scope_filters, split_page};
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::{Result, StoreError};
-use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, id_list, parse, ts};
+use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, parse, ts};
 
 /// Rows written per statement by [`Store::upsert_findings`] on SQLite (15 parameters a row stays
 /// under SQLite's 32 766 parameter limit); PostgreSQL sends arrays and takes 10× more.
@@ -182,7 +182,8 @@ impl Store {
         row.map(Finding::try_from).transpose()
     }
 
-    /// A page of findings, ordered by id, filtered and restricted to the caller's scopes.
+    /// A page of findings, ordered by asset then finding id, filtered and restricted to the
+    /// caller's scopes.
     pub async fn list_findings(&self, f: &FindingFilter) -> Result<Page<Finding>> {
         let limit = page_size(Some(f.limit));
         let statuses: Vec<String> = f
@@ -206,27 +207,20 @@ impl Store {
             q.push(" AND f.vuln_id = ")
                 .bind(Arg::Text(v.as_str().into()));
         }
-        if let Some(scope) = f.scope {
-            q.push(" AND EXISTS (SELECT 1 FROM asset_scopes s WHERE s.asset_id = f.asset_id AND s.scope_id = ")
-                .bind(Arg::I64(scope.0))
-                .push(")");
+        push_scope_filters(&mut q, "f.asset_id", f.scope, f.visible_scopes.as_deref());
+        if let Some(Cursor { after: (asset, id) }) = f.cursor {
+            // Written so that `asset_id >= $n` bounds the index range on both backends.
+            q.push(" AND f.asset_id >= ").bind(Arg::I64(asset));
+            q.push(" AND (f.asset_id > ").bind(Arg::I64(asset));
+            q.push(" OR f.id > ").bind(Arg::I64(id)).push(")");
         }
-        if let Some(visible) = &f.visible_scopes {
-            q.push(&format!(
-                " AND EXISTS (SELECT 1 FROM asset_scopes v WHERE v.asset_id = f.asset_id AND v.scope_id IN ({}))",
-                if visible.is_empty() { "NULL".into() } else { id_list(visible.iter().map(|s| s.0)) }
-            ));
-        }
-        if let Some(c) = f.cursor {
-            q.push(" AND f.id > ").bind(Arg::I64(c.after_id));
-        }
-        q.push(&format!(" ORDER BY f.id LIMIT {}", limit + 1));
+        q.push(&format!(" ORDER BY f.asset_id, f.id LIMIT {}", limit + 1));
         let rows: Vec<FindingRow> = with_pool!(self, |p| {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), &q.args)
                 .fetch_all(p)
                 .await?
         });
-        let (rows, next) = split_page(rows, limit, |r| r.id);
+        let (rows, next) = split_page(rows, limit, |r| (r.asset_id, r.id));
         let items = rows
             .into_iter()
             .map(Finding::try_from)
