@@ -256,6 +256,7 @@ pub async fn seed(
     for ((scope, _), ids) in scope_ids.iter().zip(&members) {
         store.add_scope_members(*scope, ids).await?;
     }
+    store.refresh_statistics().await?;
     Ok(report)
 }
 

@@ -188,6 +188,23 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics. Call after bulk loads: a freshly loaded PostgreSQL
+    /// table without statistics gets hash-join-and-sort plans for list pages (74 ms instead of
+    /// 0.2 ms over 1M findings). On SQLite a sampled `ANALYZE` keeps it to a fraction of a second.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
+                sqlx::query("ANALYZE").execute(&mut *conn).await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query("ANALYZE").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every pooled connection (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         with_pool!(self, |p| p.close().await);

@@ -16,6 +16,7 @@ both_backends! {
         db.store.migrate().await.unwrap();
         assert_eq!(db.store.schema_version().await.unwrap(), LATEST_MIGRATION);
         db.store.ping().await.unwrap();
+        db.store.refresh_statistics().await.unwrap();
     }
 
     async fn settings_round_trip(db) {

@@ -182,7 +182,7 @@ CREATE TABLE findings (
 -- the same at any depth and for any scope size. No index leads with status: it is not selective
 -- (most findings are open) and would tempt the planners into sorting the whole open set.
 CREATE INDEX findings_asset ON findings (asset_id, id);
-CREATE INDEX findings_vuln ON findings (vuln_id, status);
+CREATE INDEX findings_vuln ON findings (vuln_id, asset_id, id);
 
 CREATE TABLE users (
     id            INTEGER PRIMARY KEY,

@@ -28,6 +28,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?;
         out.flush()?;
     }
+    // Fresh statistics for the query planner; in the background so start-up is not delayed.
+    let stats_store = app.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = stats_store.refresh_statistics().await {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
