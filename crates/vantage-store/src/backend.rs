@@ -195,7 +195,9 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await?;
-                sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::query("ANALYZE").execute(&mut *conn).await?;
             }
             Pool::Postgres(p) => {
