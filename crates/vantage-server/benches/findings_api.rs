@@ -121,11 +121,13 @@ async fn run(backend: Backend, assets: u32, per_asset: u32) -> Report {
             for _ in 0..20 {
                 let (d, body) = get(query.clone()).await;
                 samples.push(d);
-                assert_eq!(body["items"].as_array().map(Vec::len), Some(100));
-                let cursor = body["next_cursor"]
-                    .as_str()
-                    .expect("more pages")
-                    .to_string();
+                let items = body["items"].as_array().map_or(0, Vec::len);
+                assert!(items > 0, "an empty page for scope {s}");
+                // The full-size run has 20+ pages per scope; the test-mode smoke may have fewer.
+                let Some(cursor) = body["next_cursor"].as_str() else {
+                    break;
+                };
+                assert_eq!(items, 100, "a page before the last is full");
                 query = format!("scope={s}&status=open&limit=100&cursor={cursor}");
             }
             for p in ["p1", "p2"] {
