@@ -91,7 +91,10 @@ impl Store {
                 .map_err(connect_err);
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            let mut options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            if !url_has_user(url) {
+                options = options.username(&default_pg_user());
+            }
             // One direct attempt first: a refused or unknown server fails at once with the
             // driver's reason, instead of after the pool's retries until its acquire timeout.
             use sqlx::Connection;
@@ -210,6 +213,62 @@ impl Store {
     /// Closes every pooled connection (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         with_pool!(self, |p| p.close().await);
+    }
+}
+
+/// Whether a `postgres://` URL names a user (`postgres://user@host/db` or `?user=`).
+fn url_has_user(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    authority.contains('@') || query.split('&').any(|kv| kv.starts_with("user="))
+}
+
+/// The user libpq would connect as when the URL names none: `PGUSER`, then the login name
+/// (`USER`, `LOGNAME`), then the password-database entry of the process's uid.
+fn default_pg_user() -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    env("PGUSER")
+        .or_else(|| env("USER"))
+        .or_else(|| env("LOGNAME"))
+        .or_else(user_of_this_process)
+        .unwrap_or_else(|| "postgres".into())
+}
+
+#[cfg(unix)]
+fn user_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn user_of_this_process() -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_and_without_users() {
+        assert!(url_has_user("postgres://u@h/db"));
+        assert!(url_has_user("postgres://u:p@h:5432/db?x=1"));
+        assert!(!url_has_user("postgres://127.0.0.1/test"));
+        assert!(url_has_user("postgres://h/db?sslmode=disable&user=x"));
+        assert!(!url_has_user("postgres://h/db?sslmode=disable"));
+    }
+
+    #[test]
+    fn a_default_user_is_always_found() {
+        assert!(!default_pg_user().is_empty());
     }
 }
 
