@@ -253,25 +253,6 @@ fn user_of_this_process() -> Option<String> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_with_and_without_users() {
-        assert!(url_has_user("postgres://u@h/db"));
-        assert!(url_has_user("postgres://u:p@h:5432/db?x=1"));
-        assert!(!url_has_user("postgres://127.0.0.1/test"));
-        assert!(url_has_user("postgres://h/db?sslmode=disable&user=x"));
-        assert!(!url_has_user("postgres://h/db?sslmode=disable"));
-    }
-
-    #[test]
-    fn a_default_user_is_always_found() {
-        assert!(!default_pg_user().is_empty());
-    }
-}
-
 /// Opens a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
 /// that two writers queue on the busy timeout instead of failing on a lock upgrade.
 pub(crate) trait BeginWrite {
@@ -290,5 +271,24 @@ impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_and_without_users() {
+        assert!(url_has_user("postgres://u@h/db"));
+        assert!(url_has_user("postgres://u:p@h:5432/db?x=1"));
+        assert!(!url_has_user("postgres://127.0.0.1/test"));
+        assert!(url_has_user("postgres://h/db?sslmode=disable&user=x"));
+        assert!(!url_has_user("postgres://h/db?sslmode=disable"));
+    }
+
+    #[test]
+    fn a_default_user_is_always_found() {
+        assert!(!default_pg_user().is_empty());
     }
 }
