@@ -123,6 +123,13 @@ both_backends! {
         assert_eq!(b["schema_version"], vantage_store::LATEST_MIGRATION);
     }
 
+    async fn healthz_answers_503_when_the_database_is_gone(db) {
+        let api = Api::new(&db).await;
+        db.store.close().await;
+        let (s, b, _) = api.call(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+    }
+
     async fn the_api_requires_a_valid_token(db) {
         let api = Api::new(&db).await;
         let (s, b, h) = api.call(Request::get("/api/v1/findings").body(Body::empty()).unwrap()).await;

@@ -4,9 +4,9 @@
 use vantage_app::queries::{AssetQuery, FindingQuery};
 use vantage_app::{AppError, Config};
 use vantage_domain::query::MAX_PAGE_SIZE;
-use vantage_domain::{Asset, AssetKind, Finding, Priority, Scope, StatusFilter, VulnId};
+use vantage_domain::{Asset, AssetKind, Finding, Page, Priority, Scope, StatusFilter, VulnId};
 
-use crate::cli::{AssetsCommand, FindingsCommand, ScopesCommand};
+use crate::cli::{AssetsCommand, FindingsCommand, Format, ScopesCommand};
 use crate::output::{Printer, Row, opt};
 
 fn rfc3339(t: &time::OffsetDateTime) -> String {
@@ -21,6 +21,30 @@ where
 {
     v.map(|s| s.parse::<T>().map_err(|e| AppError::Invalid(e.to_string())))
         .transpose()
+}
+
+/// Fetches pages through their cursors and streams every row, stopping after `limit` rows.
+/// `fetch(page_size, cursor)` returns one page.
+async fn print_all<T: Row>(
+    format: Format,
+    limit: Option<u64>,
+    mut fetch: impl AsyncFnMut(u32, Option<String>) -> Result<Page<T>, AppError>,
+) -> anyhow::Result<u64> {
+    let mut printer = Printer::new::<T>(format, std::io::stdout().lock());
+    let mut remaining = limit;
+    let mut cursor = None;
+    loop {
+        let page = fetch(next_page_size(remaining), cursor.take()).await?;
+        for row in &page.items {
+            printer.row(row)?;
+        }
+        remaining = remaining.map(|r| r.saturating_sub(page.items.len() as u64));
+        match page.next_cursor {
+            Some(c) if remaining != Some(0) => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(printer.finish()?)
 }
 
 /// Page size to ask for, given how many rows remain wanted.
@@ -131,21 +155,12 @@ pub async fn findings(config: Config, c: FindingsCommand) -> anyhow::Result<()> 
         cursor: None,
     };
     let app = super::open(config).await?;
-    let mut printer = Printer::new::<Finding>(a.format.format, std::io::stdout().lock());
-    let mut remaining = a.limit;
-    loop {
-        query.limit = Some(next_page_size(remaining));
-        let page = app.findings(&query, None).await?;
-        for f in &page.items {
-            printer.row(f)?;
-        }
-        remaining = remaining.map(|r| r.saturating_sub(page.items.len() as u64));
-        match page.next_cursor {
-            Some(c) if remaining != Some(0) => query.cursor = Some(c),
-            _ => break,
-        }
-    }
-    printer.finish()?;
+    print_all(a.format.format, a.limit, async |limit, cursor| {
+        query.limit = Some(limit);
+        query.cursor = cursor;
+        app.findings(&query, None).await
+    })
+    .await?;
     app.store.close().await;
     Ok(())
 }
@@ -162,21 +177,12 @@ pub async fn assets(config: Config, c: AssetsCommand) -> anyhow::Result<()> {
         cursor: None,
     };
     let app = super::open(config).await?;
-    let mut printer = Printer::new::<Asset>(a.format.format, std::io::stdout().lock());
-    let mut remaining = a.limit;
-    loop {
-        query.limit = Some(next_page_size(remaining));
-        let page = app.assets(&query, None).await?;
-        for x in &page.items {
-            printer.row(x)?;
-        }
-        remaining = remaining.map(|r| r.saturating_sub(page.items.len() as u64));
-        match page.next_cursor {
-            Some(c) if remaining != Some(0) => query.cursor = Some(c),
-            _ => break,
-        }
-    }
-    printer.finish()?;
+    print_all(a.format.format, a.limit, async |limit, cursor| {
+        query.limit = Some(limit);
+        query.cursor = cursor;
+        app.assets(&query, None).await
+    })
+    .await?;
     app.store.close().await;
     Ok(())
 }
