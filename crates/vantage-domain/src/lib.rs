@@ -22,6 +22,7 @@ pub mod error;
 pub mod finding;
 pub mod ids;
 pub mod job;
+pub mod knowledge;
 pub mod package;
 pub mod query;
 pub mod scope;
@@ -36,6 +37,10 @@ pub use error::ParseError;
 pub use finding::{ComponentKind, Evidence, Finding, FindingStatus, NewFinding, Priority};
 pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId, UserId};
 pub use job::{Job, JobKind, JobStatus};
+pub use knowledge::{
+    CpeMatch, FeedCvss, FeedKind, FeedRecord, ImportCounts, SsvcDecision, VulnRecord,
+    VulnerabilityView,
+};
 pub use package::{Ecosystem, Package};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};
 pub use scope::{

@@ -23,13 +23,13 @@ macro_rules! migrations {
 
 /// The SQLite migrations.
 pub(crate) fn sqlite() -> Migrator {
-    Migrator::with_migrations(migrations!("sqlite": 1 => "0001_initial"))
+    Migrator::with_migrations(migrations!("sqlite": 1 => "0001_initial", 2 => "0002_knowledge"))
 }
 
 /// The PostgreSQL migrations.
 pub(crate) fn postgres() -> Migrator {
-    Migrator::with_migrations(migrations!("postgres": 1 => "0001_initial"))
+    Migrator::with_migrations(migrations!("postgres": 1 => "0001_initial", 2 => "0002_knowledge"))
 }
 
 /// The number of the newest migration this build knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;

@@ -509,7 +509,10 @@ async fn serve_and_migrate_on_postgres() {
         let o = run(&["migrate", "--database", &url, "--data-dir", &d]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(
-            text(&o.stdout).contains("schema version 1"),
+            text(&o.stdout).contains(&format!(
+                "schema version {}",
+                vantage_store::LATEST_MIGRATION
+            )),
             "{}",
             text(&o.stdout)
         );
