@@ -526,30 +526,28 @@ impl Store {
             .bind(key)
             .fetch_all(p)
             .await?);
-        let exploits: Vec<(String, String, Option<String>)> =
-            with_pool!(self, |p| {
-                sqlx::query_as(
+        let exploits: Vec<(String, String, Option<String>)> = with_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT source, source_id, url FROM exploits WHERE cve = $1 ORDER BY source, source_id"
         )
         .bind(key)
         .fetch_all(p)
         .await?
-            });
+        });
         let summary: Option<Option<String>> = with_pool!(self, |p| sqlx::query_scalar(
             "SELECT summary FROM vulnerabilities WHERE id = $1"
         )
         .bind(key)
         .fetch_optional(p)
         .await?);
-        let open_findings: i64 =
-            with_pool!(self, |p| {
-                sqlx::query_scalar(
+        let open_findings: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar(
             "SELECT COUNT(*) FROM findings WHERE vuln_id = $1 AND status IN ('open', 'reopened')"
         )
         .bind(key)
         .fetch_one(p)
         .await?
-            });
+        });
         if records.is_empty()
             && epss.is_empty()
             && kev.is_none()

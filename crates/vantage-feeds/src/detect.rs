@@ -1,0 +1,55 @@
+//! Recognising a feed file from its first bytes (after decompression), whatever its name.
+
+use std::io::Read;
+use std::path::Path;
+
+use vantage_domain::FeedKind;
+
+use crate::error::FeedError;
+
+/// Which feed a file holds.
+pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
+    let mut head = Vec::with_capacity(8192);
+    crate::input::open(path)?
+        .take(8192)
+        .read_to_end(&mut head)
+        .map_err(|source| FeedError::Io {
+            path: path.to_path_buf(),
+            what: "start of file".into(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&head);
+    let t = text.trim_start();
+    let compact: String = t.chars().filter(|c| !c.is_whitespace()).take(400).collect();
+    let epss_comment = t.starts_with('#')
+        && (t.lines().next().unwrap_or("").contains("model_version")
+            || t.lines().next().unwrap_or("").contains("score_date"));
+    let kind = if epss_comment || t.to_ascii_lowercase().starts_with("cve,epss") {
+        Some(FeedKind::Epss)
+    } else if t.starts_with('[') && compact.contains("\"alert\":") {
+        Some(FeedKind::CertFr)
+    } else if compact.contains("\"catalogVersion\"") {
+        Some(FeedKind::Kev)
+    } else if compact.contains("\"dataType\":\"CVE_RECORD\"") || compact.contains("\"cveMetadata\"")
+    {
+        Some(FeedKind::Cve5)
+    } else if compact.starts_with("{\"cve\":{")
+        || (compact.contains("\"vulnerabilities\":[{\"cve\"")
+            || compact.contains("\"format\":\"NVD_CVE\""))
+    {
+        Some(FeedKind::Nvd)
+    } else if compact.starts_with("{\"CVE-")
+        || compact.starts_with("{\"cve-")
+        || (compact.starts_with("{\"")
+            && compact[2..].starts_with(|c: char| c.is_ascii_digit())
+            && compact.contains("[\"CVE-"))
+    {
+        Some(FeedKind::ExploitDb)
+    } else {
+        None
+    };
+    kind.ok_or_else(|| FeedError::Format {
+        path: path.to_path_buf(),
+        message: "not a feed this build recognises (NVD 2.0, CVE 5, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
+    })
+}

@@ -1,0 +1,28 @@
+//! Feed parsers: the files security teams rely on, turned into domain values.
+//!
+//! Every parser reads a stream (gzip is recognised by its magic bytes, whatever the file name)
+//! and yields typed records one at a time, so memory stays bounded whatever the input size.
+//! A record that cannot be understood is an error naming the file, the line (or record) and the
+//! field; parsers never persist anything — the application writes what they return.
+#![forbid(unsafe_code)]
+
+mod certfr;
+mod cve5;
+mod detect;
+mod epss;
+mod error;
+mod exploitdb;
+mod input;
+mod kev;
+mod nvd;
+mod util;
+
+pub use certfr::parse_certfr;
+pub use cve5::Cve5Reader;
+pub use detect::detect;
+pub use epss::{EpssFile, EpssReader};
+pub use error::FeedError;
+pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb};
+pub use input::{open, sha256_file};
+pub use kev::{KevCatalog, parse_kev};
+pub use nvd::NvdReader;

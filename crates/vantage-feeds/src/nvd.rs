@@ -1,0 +1,297 @@
+//! NVD CVE API 2.0 records: JSON lines of `{"cve": {…}}` (one element of the API's
+//! `vulnerabilities` array each), or whole API pages / 2.0 feed documents.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use vantage_domain::{CpeMatch, CvssVector, CvssVersion, FeedKind, VulnId, VulnRecord};
+
+use crate::error::FeedError;
+use crate::util::{check_vector, digest, instant};
+
+#[derive(Deserialize)]
+struct Line {
+    cve: RawCve,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    vulnerabilities: Vec<Line>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RawCve {
+    id: String,
+    published: Option<String>,
+    last_modified: Option<String>,
+    vuln_status: Option<String>,
+    #[serde(default)]
+    descriptions: Vec<LangValue>,
+    #[serde(default)]
+    references: Vec<RawRef>,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    weaknesses: Vec<RawWeakness>,
+    #[serde(default)]
+    configurations: Vec<RawConfig>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LangValue {
+    lang: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct RawRef {
+    url: String,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMetrics {
+    #[serde(default, rename = "cvssMetricV40")]
+    v40: Vec<RawMetric>,
+    #[serde(default, rename = "cvssMetricV31")]
+    v31: Vec<RawMetric>,
+    #[serde(default, rename = "cvssMetricV30")]
+    v30: Vec<RawMetric>,
+    #[serde(default, rename = "cvssMetricV2")]
+    v2: Vec<RawMetric>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetric {
+    source: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    cvss_data: RawCvssData,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCvssData {
+    version: String,
+    vector_string: String,
+    base_score: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawWeakness {
+    #[serde(default)]
+    description: Vec<LangValue>,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    #[serde(default, rename = "cpeMatch")]
+    cpe_match: Vec<RawCpeMatch>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCpeMatch {
+    vulnerable: bool,
+    criteria: String,
+    version_start_including: Option<String>,
+    version_start_excluding: Option<String>,
+    version_end_including: Option<String>,
+    version_end_excluding: Option<String>,
+}
+
+/// English text of a list of translations.
+pub(crate) fn english(list: &[LangValue]) -> Option<String> {
+    list.iter()
+        .find(|d| d.lang.starts_with("en"))
+        .or(list.first())
+        .map(|d| d.value.trim().to_string())
+}
+
+impl RawCve {
+    fn into_record(
+        self,
+        hash: String,
+        loc: &dyn Fn(&str) -> String,
+        path: &Path,
+    ) -> Result<VulnRecord, FeedError> {
+        let id: VulnId = self.id.parse().map_err(|e: vantage_domain::ParseError| {
+            FeedError::record(path, loc("cve.id"), e.to_string())
+        })?;
+        let metrics = [
+            &self.metrics.v40,
+            &self.metrics.v31,
+            &self.metrics.v30,
+            &self.metrics.v2,
+        ];
+        let mut cvss = Vec::new();
+        for m in metrics.into_iter().flatten() {
+            let field = || loc("cve.metrics.cvssData.version");
+            let version: CvssVersion =
+                m.cvss_data
+                    .version
+                    .parse()
+                    .map_err(|e: vantage_domain::ParseError| {
+                        FeedError::record(path, field(), e.to_string())
+                    })?;
+            check_vector(version, &m.cvss_data.vector_string).map_err(|e| {
+                FeedError::record(path, loc("cve.metrics.cvssData.vectorString"), e)
+            })?;
+            cvss.push(CvssVector {
+                source: m.source.clone(),
+                primary: m.kind.as_deref() == Some("Primary"),
+                version,
+                vector: m.cvss_data.vector_string.clone(),
+                base_score: m.cvss_data.base_score,
+            });
+        }
+        let mut cwes: Vec<String> = self
+            .weaknesses
+            .iter()
+            .flat_map(|w| w.description.iter())
+            .map(|d| d.value.clone())
+            .filter(|v| v.starts_with("CWE-"))
+            .collect();
+        cwes.sort();
+        cwes.dedup();
+        let cpe_matches = self
+            .configurations
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                c.nodes
+                    .into_iter()
+                    .flat_map(|n| n.cpe_match)
+                    .map(move |m| (i, m))
+            })
+            .map(|(i, m)| CpeMatch {
+                configuration: i32::try_from(i).unwrap_or(i32::MAX),
+                criteria: m.criteria,
+                vulnerable: m.vulnerable,
+                version_start_including: m.version_start_including,
+                version_start_excluding: m.version_start_excluding,
+                version_end_including: m.version_end_including,
+                version_end_excluding: m.version_end_excluding,
+            })
+            .collect();
+        Ok(VulnRecord {
+            id,
+            feed: FeedKind::Nvd,
+            summary: english(&self.descriptions),
+            status: self.vuln_status,
+            published: self.published.as_deref().and_then(instant),
+            modified: self.last_modified.as_deref().and_then(instant),
+            cwes,
+            references: self.references.into_iter().map(|r| r.url).collect(),
+            aliases: Vec::new(),
+            cvss,
+            ssvc: None,
+            cpe_matches,
+            content_hash: hash,
+        })
+    }
+}
+
+/// Streams NVD records from JSON lines or from one API page / feed document.
+pub struct NvdReader {
+    path: PathBuf,
+    input: Box<dyn BufRead + Send>,
+    line_no: u64,
+    buf: String,
+    page: Option<std::vec::IntoIter<Line>>,
+}
+
+impl NvdReader {
+    /// Reads `path` (plain or gzip).
+    pub fn open(path: &Path) -> Result<Self, FeedError> {
+        Ok(NvdReader {
+            path: path.to_path_buf(),
+            input: crate::input::open(path)?,
+            line_no: 0,
+            buf: String::new(),
+            page: None,
+        })
+    }
+
+    fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
+        loop {
+            if let Some(page) = &mut self.page {
+                let Some(line) = page.next() else {
+                    return Ok(None);
+                };
+                let path = self.path.clone();
+                let id = line.cve.id.clone();
+                // Records of a page are identified by their modification date.
+                let hash = digest(
+                    format!("{id}|{}", line.cve.last_modified.as_deref().unwrap_or("")).as_bytes(),
+                );
+                let loc = move |f: &str| format!("record {id}, field {f}");
+                return line.cve.into_record(hash, &loc, &path).map(Some);
+            }
+            self.buf.clear();
+            self.line_no += 1;
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(|source| FeedError::Io {
+                    path: self.path.clone(),
+                    what: format!("line {}", self.line_no),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let text = self.buf.trim();
+            if text.is_empty() {
+                continue;
+            }
+            if self.line_no == 1 && !text.starts_with("{\"cve\"") {
+                // A whole API page or feed document: read the rest and parse it at once.
+                let mut all = std::mem::take(&mut self.buf);
+                self.input
+                    .read_to_string(&mut all)
+                    .map_err(|source| FeedError::Io {
+                        path: self.path.clone(),
+                        what: "document".into(),
+                        source,
+                    })?;
+                let page: Page = serde_json::from_str(&all).map_err(|e| {
+                    FeedError::record(
+                        &self.path,
+                        format!("line {}, column {}", e.line(), e.column()),
+                        e.to_string(),
+                    )
+                })?;
+                self.page = Some(page.vulnerabilities.into_iter());
+                continue;
+            }
+            let line_no = self.line_no;
+            let parsed: Line = serde_json::from_str(text).map_err(|e| {
+                FeedError::record(
+                    &self.path,
+                    format!("line {line_no}, column {}", e.column()),
+                    e.to_string(),
+                )
+            })?;
+            let hash = digest(text.as_bytes());
+            let loc = move |f: &str| format!("line {line_no}, field {f}");
+            let path = self.path.clone();
+            return parsed.cve.into_record(hash, &loc, &path).map(Some);
+        }
+    }
+}
+
+impl Iterator for NvdReader {
+    type Item = Result<VulnRecord, FeedError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}

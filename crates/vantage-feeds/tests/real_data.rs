@@ -1,0 +1,240 @@
+//! Every parser against the real public files in `shared/data` (`VANTAGE_TEST_DATA`), with
+//! expectations taken from those files and their README.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use vantage_domain::{CvssVersion, FeedKind};
+use vantage_feeds::*;
+
+fn data(rel: &str) -> PathBuf {
+    let root = std::env::var("VANTAGE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = root.join(rel);
+    assert!(
+        p.exists(),
+        "test data {} missing (set VANTAGE_TEST_DATA)",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn every_real_file_is_recognised() {
+    for (rel, kind) in [
+        (
+            "kev/known_exploited_vulnerabilities-2026-07-23.json.gz",
+            FeedKind::Kev,
+        ),
+        ("epss/epss_scores-2026-08-16.csv.gz", FeedKind::Epss),
+        ("nvd/nvd-cve-api2.0-records.jsonl.gz", FeedKind::Nvd),
+        ("cve/cisa-vulnrichment-cve5.jsonl.gz", FeedKind::Cve5),
+        ("certfr/cert-fr-ale_with_cves.json", FeedKind::CertFr),
+        (
+            "exploits/pyexploitdb-cveToEdbid.json.gz",
+            FeedKind::ExploitDb,
+        ),
+        (
+            "exploits/pyexploitdb-edbidToCve.json.gz",
+            FeedKind::ExploitDb,
+        ),
+    ] {
+        assert_eq!(detect(&data(rel)).unwrap(), kind, "{rel}");
+    }
+    let err = detect(&data("nmap/nmap-services.gz"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nmap-services.gz") && err.contains("--source"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kev_catalogue() {
+    let kev = parse_kev(&data(
+        "kev/known_exploited_vulnerabilities-2026-07-23.json.gz",
+    ))
+    .unwrap();
+    assert_eq!(
+        (kev.entries.len(), kev.version.as_deref()),
+        (1653, Some("2026.07.23"))
+    );
+    let e = kev
+        .entries
+        .iter()
+        .find(|e| e.cve.as_str() == "CVE-2018-13379")
+        .unwrap();
+    assert_eq!(e.date_added.to_string(), "2021-11-03");
+    assert_eq!(e.vendor, "Fortinet");
+    assert!(kev.entries.iter().any(|e| e.known_ransomware));
+}
+
+#[test]
+fn epss_file_without_header_line() {
+    let r = EpssReader::open(&data("epss/epss_scores-2026-08-16.csv.gz"), None).unwrap();
+    assert_eq!(r.file.date.to_string(), "2026-08-16");
+    let mut n = 0;
+    let mut found = None;
+    for s in r {
+        let s = s.unwrap();
+        n += 1;
+        if s.cve.as_str() == "CVE-2018-13379" {
+            found = Some((s.score, s.percentile));
+        }
+    }
+    assert_eq!(n, 360_142);
+    assert_eq!(found, Some((0.99999, 0.99994)));
+}
+
+#[test]
+fn nvd_records_with_primary_and_secondary_vectors() {
+    let mut n = 0;
+    let mut rec = None;
+    for r in NvdReader::open(&data("nvd/nvd-cve-api2.0-records.jsonl.gz")).unwrap() {
+        let r = r.unwrap();
+        n += 1;
+        if r.id.as_str() == "CVE-2018-13379" {
+            rec = Some(r);
+        }
+    }
+    assert_eq!(n, 49_511);
+    let r = rec.unwrap();
+    let v31: Vec<_> = r
+        .cvss
+        .iter()
+        .filter(|v| v.version == CvssVersion::V31)
+        .collect();
+    assert_eq!(v31.len(), 2);
+    let primary = v31.iter().find(|v| v.primary).unwrap();
+    assert_eq!(
+        (primary.source.as_str(), primary.vector.as_str()),
+        (
+            "nvd@nist.gov",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+        )
+    );
+    let secondary = v31.iter().find(|v| !v.primary).unwrap();
+    assert_eq!(
+        (secondary.source.as_str(), secondary.base_score),
+        ("psirt@fortinet.com", Some(9.1))
+    );
+    assert_eq!(r.cwes, vec!["CWE-22"]);
+    assert!(
+        r.cpe_matches
+            .iter()
+            .any(|m| m.criteria.starts_with("cpe:2.3:o:fortinet:fortios")
+                && m.version_end_excluding.as_deref() == Some("5.4.13"))
+    );
+    assert!(
+        r.summary
+            .unwrap()
+            .starts_with("An Improper Limitation of a Pathname")
+    );
+}
+
+#[test]
+fn cve5_records_carry_the_cisa_adp_ssvc_decision() {
+    let mut n = 0;
+    let mut active = 0;
+    let mut rec = None;
+    for r in Cve5Reader::open(&data("cve/cisa-vulnrichment-cve5.jsonl.gz")).unwrap() {
+        let r = r.unwrap();
+        n += 1;
+        if r.ssvc.as_ref().and_then(|s| s.exploitation.as_deref()) == Some("active") {
+            active += 1;
+        }
+        if r.id.as_str() == "CVE-2018-13379" {
+            rec = Some(r);
+        }
+    }
+    // 194 records write `active`, 20 more `Active`: case is normalised.
+    assert_eq!((n, active), (44_130, 214));
+    let s = rec.unwrap().ssvc.unwrap();
+    assert_eq!(
+        (
+            s.source.as_str(),
+            s.exploitation.as_deref(),
+            s.automatable.as_deref(),
+            s.technical_impact.as_deref()
+        ),
+        ("CISA-ADP", Some("active"), Some("yes"), Some("partial"))
+    );
+}
+
+#[test]
+fn certfr_alerts_and_exploitdb_map() {
+    let alerts = parse_certfr(&data("certfr/cert-fr-ale_with_cves.json")).unwrap();
+    let ids: HashSet<_> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let cves: HashSet<_> = alerts.iter().map(|a| a.cve.as_str()).collect();
+    assert_eq!((ids.len(), cves.len()), (261, 486));
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.id == "CERTFR-2020-ALE-025" && a.cve.as_str() == "CVE-2018-13379")
+    );
+    let map = parse_exploitdb(&data("exploits/pyexploitdb-cveToEdbid.json.gz")).unwrap();
+    let x = &map.exploits;
+    let cves: HashSet<_> = x.iter().map(|e| e.cve.as_str()).collect();
+    // 24,294 keys; a few are malformed (`CVE-/2019-1863`): 22 links skipped and reported.
+    assert_eq!(
+        (cves.len(), x.len(), map.skipped.len()),
+        (24_270, 29_559, 22)
+    );
+    assert!(
+        map.skipped.iter().any(|s| s.contains("CVE-/2019-1863")),
+        "{:?}",
+        map.skipped
+    );
+    let mine: Vec<_> = x
+        .iter()
+        .filter(|e| e.cve.as_str() == "CVE-2018-13379")
+        .map(|e| e.source_id.as_str())
+        .collect();
+    assert_eq!(mine, ["47287", "47288"]);
+}
+
+#[test]
+fn truncated_and_malformed_files_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("bad.jsonl.gz");
+    let mut enc = flate2_free_gzip(&gz);
+    enc.write_all(b"{\"cve\": {\"id\": \"CVE-2099-0001\", \"broken")
+        .unwrap();
+    drop(enc);
+    let err = NvdReader::open(&gz)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.jsonl.gz") && err.contains("line 1"),
+        "{err}"
+    );
+    let bad = dir.path().join("nvd.jsonl");
+    std::fs::write(&bad, "{\"cve\":{\"id\":\"CVE-2020-0001\",\"metrics\":{\"cvssMetricV31\":[{\"source\":\"x\",\"cvssData\":{\"version\":\"3.1\",\"vectorString\":\"CVSS:2.0/AV:N\"}}]}}}\n").unwrap();
+    let err = NvdReader::open(&bad)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 1, field cve.metrics.cvssData.vectorString"),
+        "{err}"
+    );
+}
+
+/// A gzip stream cut short: write the gzip header and a deflate stream that never ends.
+fn flate2_free_gzip(path: &std::path::Path) -> std::fs::File {
+    let mut f = std::fs::File::create(path).unwrap();
+    // gzip magic, deflate, no flags, mtime 0, xfl 0, OS unix; then a stored block header that
+    // announces more bytes than follow.
+    f.write_all(&[
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x00, 0xff, 0x00, 0x00, 0xff,
+    ])
+    .unwrap();
+    f
+}
