@@ -32,6 +32,9 @@ pub enum AppError {
     /// Credentials were wrong (deliberately vague).
     #[error("invalid credentials")]
     BadCredentials,
+    /// A feed file is unreadable or malformed (the message names file, record and field).
+    #[error(transparent)]
+    Feed(#[from] vantage_feeds::FeedError),
     /// A password could not be hashed or checked.
     #[error("password hashing failed: {0}")]
     Crypto(String),
@@ -46,6 +49,7 @@ impl AppError {
                 | AppError::NotFound(_)
                 | AppError::Invalid(_)
                 | AppError::BadCredentials
+                | AppError::Feed(_)
                 | AppError::Store(
                     StoreError::Invalid(_)
                         | StoreError::UnsupportedUrl(_)

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod env;
+pub mod feeds;
 pub mod queries;
 pub mod seed;
 

@@ -64,6 +64,11 @@ pub enum Command {
     /// Vulnerabilities found on assets.
     #[command(subcommand)]
     Findings(FindingsCommand),
+    /// The vulnerability knowledge base: import feed files, see their status.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+    /// Everything known about one vulnerability: scores by source, EPSS, KEV, CERT-FR, exploits.
+    Cve(CveArgs),
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
@@ -161,6 +166,42 @@ pub struct FindingsListArgs {
     pub limit: Option<u64>,
     #[command(flatten)]
     pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Import feed files or directories (NVD 2.0, CVE 5, EPSS, KEV, CERT-FR ALE, Exploit-DB map).
+    ///
+    /// The format is recognised from the content (gzip or not); --source forces it. Each file is
+    /// imported in one transaction: a malformed file changes nothing. A file imported before
+    /// (same SHA-256) is skipped unless --force.
+    Import {
+        /// Files or directories (directories are read recursively, in name order).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Force the feed: nvd, cve5, epss, kev, certfr, exploitdb.
+        #[arg(long)]
+        source: Option<String>,
+        /// Score date of an EPSS file that does not state it (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<String>,
+        /// Import again files already imported.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Per feed: last import, its data date, records.
+    Status(FormatArg),
+}
+
+#[derive(Debug, Args)]
+pub struct CveArgs {
+    /// The vulnerability id, e.g. CVE-2018-13379.
+    pub id: String,
+    /// table (a readable summary) or json (everything).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Assets(c) => commands::lists::assets(config, c).await,
         Command::Findings(c) => commands::lists::findings(config, c).await,
         Command::Scopes(c) => commands::lists::scopes(config, c).await,
+        Command::Feeds(c) => commands::knowledge::feeds(config, c).await,
+        Command::Cve(a) => commands::knowledge::cve(config, a).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),

@@ -1,0 +1,175 @@
+//! `vantage feeds …` and `vantage cve`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use vantage_app::feeds::{ImportOptions, ImportReport};
+use vantage_app::{AppError, Config};
+use vantage_domain::{FeedKind, VulnerabilityView};
+
+use crate::cli::{CveArgs, FeedsCommand, Format};
+use crate::output::{Printer, Row, opt};
+
+/// Files under the given paths, directories read recursively in name order.
+fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| AppError::Invalid(format!("{}: {e}", p.display())))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| AppError::Invalid(format!("{}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            out.extend(collect_files(&entries)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+impl Row for ImportReport {
+    fn headers() -> &'static [&'static str] {
+        &["feed", "file", "data_date", "records", "new", "changed", "unchanged", "skipped", "ms"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let c = self.counts;
+        if self.already_imported {
+            return vec![self.feed.to_string(), self.path.display().to_string(), String::new(), "already imported".into(), String::new(), String::new(), String::new(), String::new(), self.elapsed_ms.to_string()];
+        }
+        vec![
+            self.feed.to_string(),
+            self.path.display().to_string(),
+            opt(&self.data_date),
+            c.records.to_string(),
+            c.new.to_string(),
+            c.changed.to_string(),
+            c.unchanged.to_string(),
+            self.skipped.len().to_string(),
+            self.elapsed_ms.to_string(),
+        ]
+    }
+}
+
+/// One line of `feeds status`.
+#[derive(Serialize)]
+struct FeedStatus {
+    feed: String,
+    last_file: String,
+    data_date: Option<String>,
+    imported_at: String,
+    records: i64,
+}
+
+impl Row for FeedStatus {
+    fn headers() -> &'static [&'static str] {
+        &["feed", "last_file", "data_date", "imported_at", "records"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![self.feed.clone(), self.last_file.clone(), opt(&self.data_date), self.imported_at.clone(), self.records.to_string()]
+    }
+}
+
+/// `vantage feeds import|status`.
+pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
+    match c {
+        FeedsCommand::Import { paths, source, date, force, format } => {
+            let opts = ImportOptions {
+                source: source.map(|s| s.parse::<FeedKind>()).transpose().map_err(|e| AppError::Invalid(e.to_string()))?,
+                epss_date: date
+                    .map(|d| time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")))
+                    .transpose()
+                    .map_err(|e| AppError::Invalid(format!("--date: {e} (expected YYYY-MM-DD)")))?,
+                force,
+            };
+            let files = collect_files(&paths)?;
+            let app = super::open(config).await?;
+            let mut printer = Printer::new::<ImportReport>(format.format, std::io::stdout().lock());
+            let mut first_error = None;
+            for f in &files {
+                match app.import_feed(f, &opts).await {
+                    Ok(r) => printer.row(&r)?,
+                    Err(e) => {
+                        // Reported now, and the exit status says so; other files still import.
+                        let _ = writeln!(std::io::stderr(), "error: {e}");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            printer.finish()?;
+            app.store.close().await;
+            if let Some(e) = first_error {
+                return Err(anyhow::Error::new(e).context(format!("{} file(s) imported, at least one failed", files.len())));
+            }
+            Ok(())
+        }
+        FeedsCommand::Status(format) => {
+            let app = super::open(config).await?;
+            let mut printer = Printer::new::<FeedStatus>(format.format, std::io::stdout().lock());
+            for (feed, path, data_date, finished, records) in app.store.feed_status().await? {
+                let imported_at = time::OffsetDateTime::from_unix_timestamp(finished)
+                    .ok()
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_default();
+                printer.row(&FeedStatus { feed, last_file: path, data_date, imported_at, records })?;
+            }
+            printer.finish()?;
+            app.store.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// `vantage cve ID`.
+pub async fn cve(config: Config, a: CveArgs) -> anyhow::Result<()> {
+    let app = super::open(config).await?;
+    let view = app.vulnerability(&a.id).await?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &view)?;
+            writeln!(out)?;
+        }
+        Format::Table | Format::Csv => write_summary(&mut out, &view)?,
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result<()> {
+    writeln!(out, "{}", v.id)?;
+    if let Some(s) = &v.summary {
+        writeln!(out, "  {s}")?;
+    }
+    if !v.aliases.is_empty() {
+        writeln!(out, "  aliases: {}", v.aliases.join(", "))?;
+    }
+    writeln!(out, "\nCVSS")?;
+    for c in &v.cvss {
+        let role = if c.cvss.primary { "primary" } else { "secondary" };
+        writeln!(out, "  {:<5} {:>4}  {}  ({}, {role}, via {})", c.cvss.version, c.cvss.base_score.map(|s| format!("{s:.1}")).unwrap_or_default(), c.cvss.vector, c.cvss.source, c.feed)?;
+    }
+    for s in &v.ssvc {
+        writeln!(out, "\nSSVC ({}): exploitation {}, automatable {}, technical impact {}", s.source, opt(&s.exploitation), opt(&s.automatable), opt(&s.technical_impact))?;
+    }
+    if let Some(e) = &v.epss {
+        let trend: Vec<String> = v.epss_history.iter().take(5).map(|h| format!("{} {:.5}", h.date, h.score)).collect();
+        writeln!(out, "\nEPSS {:.5} (percentile {:.5}) on {}; history: {}", e.score, e.percentile, e.date, trend.join(", "))?;
+    }
+    match &v.kev {
+        Some(k) => writeln!(out, "\nKEV: added {}, due {}{} — {}", k.date_added, opt(&k.due_date), if k.known_ransomware { ", used by ransomware" } else { "" }, k.required_action)?,
+        None => writeln!(out, "\nKEV: not listed")?,
+    }
+    for a in &v.certfr {
+        writeln!(out, "CERT-FR: {} {}", a.id, a.title)?;
+    }
+    if !v.exploits.is_empty() {
+        let ids: Vec<String> = v.exploits.iter().map(|e| format!("{}:{}", e.source, e.source_id)).collect();
+        writeln!(out, "Exploits: {}", ids.join(", "))?;
+    }
+    let feeds: Vec<String> = v.records.iter().map(|r| r.feed.to_string()).collect();
+    writeln!(out, "\nSources: {}; open findings here: {}", feeds.join(", "), v.open_findings)?;
+    Ok(())
+}
