@@ -52,7 +52,9 @@ pub struct ImportOptions {
 
 /// Runs a parser on its own thread; batches arrive through the returned channel.
 fn spawn_batches<T: Send + 'static>(
-    make: impl FnOnce() -> Result<Box<dyn Iterator<Item = Result<T, FeedError>> + Send>, FeedError> + Send + 'static,
+    make: impl FnOnce() -> Result<Box<dyn Iterator<Item = Result<T, FeedError>> + Send>, FeedError>
+    + Send
+    + 'static,
 ) -> tokio::sync::mpsc::Receiver<Result<Vec<T>, FeedError>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     std::thread::spawn(move || {
@@ -72,7 +74,11 @@ fn spawn_batches<T: Send + 'static>(
                     return;
                 }
             }
-            if batch.len() == BATCH && tx.blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
+            if batch.len() == BATCH
+                && tx
+                    .blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                    .is_err()
+            {
                 return;
             }
         }
@@ -83,8 +89,13 @@ fn spawn_batches<T: Send + 'static>(
     rx
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, FeedError> + Send + 'static) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Invalid(format!("parser thread failed: {e}")))?.map_err(AppError::from)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FeedError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Invalid(format!("parser thread failed: {e}")))?
+        .map_err(AppError::from)
 }
 
 async fn write_vulns(
@@ -100,7 +111,11 @@ async fn write_vulns(
 
 impl App {
     /// Imports one feed file.
-    pub async fn import_feed(&self, path: &Path, opts: &ImportOptions) -> Result<ImportReport, AppError> {
+    pub async fn import_feed(
+        &self,
+        path: &Path,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, AppError> {
         let started = Instant::now();
         let started_at = OffsetDateTime::now_utc();
         let feed = match opts.source {
@@ -143,7 +158,8 @@ impl App {
                 let q = p.clone();
                 let file = blocking(move || EpssReader::open(&q, date).map(|r| r.file)).await?;
                 report.data_date = Some(file.date.to_string());
-                let mut rx = spawn_batches(move || Ok(Box::new(EpssReader::open(&p, date)?) as Box<_>));
+                let mut rx =
+                    spawn_batches(move || Ok(Box::new(EpssReader::open(&p, date)?) as Box<_>));
                 while let Some(batch) = rx.recv().await {
                     let batch = batch?;
                     report.counts.records += batch.len() as u64;
@@ -164,12 +180,21 @@ impl App {
             FeedKind::ExploitDb => {
                 let map = blocking(move || vantage_feeds::parse_exploitdb(&p)).await?;
                 report.counts.records = map.exploits.len() as u64;
-                report.counts.new = tx.exploits(vantage_feeds::EXPLOITDB_SOURCE, &map.exploits).await?;
+                report.counts.new = tx
+                    .exploits(vantage_feeds::EXPLOITDB_SOURCE, &map.exploits)
+                    .await?;
                 report.skipped = map.skipped;
             }
         }
-        for s in &report.skipped {
-            tracing::warn!(file = %path.display(), "skipped: {s}");
+        if !report.skipped.is_empty() {
+            let first: Vec<&str> = report.skipped.iter().take(3).map(String::as_str).collect();
+            tracing::warn!(
+                file = %path.display(),
+                skipped = report.skipped.len(),
+                "{} malformed entries skipped (listed in --format json), e.g. {}",
+                report.skipped.len(),
+                first.join("; ")
+            );
         }
         let log = ImportLog {
             feed,
@@ -187,10 +212,13 @@ impl App {
 
     /// The encyclopedia entry of a vulnerability.
     pub async fn vulnerability(&self, id: &str) -> Result<VulnerabilityView, AppError> {
-        let id: VulnId = id.parse().map_err(|e: vantage_domain::ParseError| AppError::Invalid(e.to_string()))?;
-        self.store
-            .vulnerability(&id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("nothing is known about {id} (import feeds with `vantage feeds import`)")))
+        let id: VulnId = id
+            .parse()
+            .map_err(|e: vantage_domain::ParseError| AppError::Invalid(e.to_string()))?;
+        self.store.vulnerability(&id).await?.ok_or_else(|| {
+            AppError::NotFound(format!(
+                "nothing is known about {id} (import feeds with `vantage feeds import`)"
+            ))
+        })
     }
 }

@@ -15,7 +15,8 @@ use crate::output::{Printer, Row, opt};
 fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| AppError::Invalid(format!("{}: {e}", p.display())))?;
+        let meta =
+            std::fs::metadata(p).map_err(|e| AppError::Invalid(format!("{}: {e}", p.display())))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| AppError::Invalid(format!("{}: {e}", p.display())))?
@@ -32,12 +33,32 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
 
 impl Row for ImportReport {
     fn headers() -> &'static [&'static str] {
-        &["feed", "file", "data_date", "records", "new", "changed", "unchanged", "skipped", "ms"]
+        &[
+            "feed",
+            "file",
+            "data_date",
+            "records",
+            "new",
+            "changed",
+            "unchanged",
+            "skipped",
+            "ms",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         let c = self.counts;
         if self.already_imported {
-            return vec![self.feed.to_string(), self.path.display().to_string(), String::new(), "already imported".into(), String::new(), String::new(), String::new(), String::new(), self.elapsed_ms.to_string()];
+            return vec![
+                self.feed.to_string(),
+                self.path.display().to_string(),
+                String::new(),
+                "already imported".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                self.elapsed_ms.to_string(),
+            ];
         }
         vec![
             self.feed.to_string(),
@@ -68,18 +89,38 @@ impl Row for FeedStatus {
         &["feed", "last_file", "data_date", "imported_at", "records"]
     }
     fn cells(&self) -> Vec<String> {
-        vec![self.feed.clone(), self.last_file.clone(), opt(&self.data_date), self.imported_at.clone(), self.records.to_string()]
+        vec![
+            self.feed.clone(),
+            self.last_file.clone(),
+            opt(&self.data_date),
+            self.imported_at.clone(),
+            self.records.to_string(),
+        ]
     }
 }
 
 /// `vantage feeds import|status`.
 pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
     match c {
-        FeedsCommand::Import { paths, source, date, force, format } => {
+        FeedsCommand::Import {
+            paths,
+            source,
+            date,
+            force,
+            format,
+        } => {
             let opts = ImportOptions {
-                source: source.map(|s| s.parse::<FeedKind>()).transpose().map_err(|e| AppError::Invalid(e.to_string()))?,
+                source: source
+                    .map(|s| s.parse::<FeedKind>())
+                    .transpose()
+                    .map_err(|e| AppError::Invalid(e.to_string()))?,
                 epss_date: date
-                    .map(|d| time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")))
+                    .map(|d| {
+                        time::Date::parse(
+                            &d,
+                            time::macros::format_description!("[year]-[month]-[day]"),
+                        )
+                    })
                     .transpose()
                     .map_err(|e| AppError::Invalid(format!("--date: {e} (expected YYYY-MM-DD)")))?,
                 force,
@@ -101,7 +142,10 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             printer.finish()?;
             app.store.close().await;
             if let Some(e) = first_error {
-                return Err(anyhow::Error::new(e).context(format!("{} file(s) imported, at least one failed", files.len())));
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{} file(s) imported, at least one failed",
+                    files.len()
+                )));
             }
             Ok(())
         }
@@ -111,9 +155,18 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             for (feed, path, data_date, finished, records) in app.store.feed_status().await? {
                 let imported_at = time::OffsetDateTime::from_unix_timestamp(finished)
                     .ok()
-                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
                     .unwrap_or_default();
-                printer.row(&FeedStatus { feed, last_file: path, data_date, imported_at, records })?;
+                printer.row(&FeedStatus {
+                    feed,
+                    last_file: path,
+                    data_date,
+                    imported_at,
+                    records,
+                })?;
             }
             printer.finish()?;
             app.store.close().await;
@@ -148,28 +201,82 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
     }
     writeln!(out, "\nCVSS")?;
     for c in &v.cvss {
-        let role = if c.cvss.primary { "primary" } else { "secondary" };
-        writeln!(out, "  {:<5} {:>4}  {}  ({}, {role}, via {})", c.cvss.version, c.cvss.base_score.map(|s| format!("{s:.1}")).unwrap_or_default(), c.cvss.vector, c.cvss.source, c.feed)?;
+        let role = if c.cvss.primary {
+            "primary"
+        } else {
+            "secondary"
+        };
+        writeln!(
+            out,
+            "  {:<5} {:>4}  {}  ({}, {role}, via {})",
+            c.cvss.version,
+            c.cvss
+                .base_score
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
+            c.cvss.vector,
+            c.cvss.source,
+            c.feed
+        )?;
     }
     for s in &v.ssvc {
-        writeln!(out, "\nSSVC ({}): exploitation {}, automatable {}, technical impact {}", s.source, opt(&s.exploitation), opt(&s.automatable), opt(&s.technical_impact))?;
+        writeln!(
+            out,
+            "\nSSVC ({}): exploitation {}, automatable {}, technical impact {}",
+            s.source,
+            opt(&s.exploitation),
+            opt(&s.automatable),
+            opt(&s.technical_impact)
+        )?;
     }
     if let Some(e) = &v.epss {
-        let trend: Vec<String> = v.epss_history.iter().take(5).map(|h| format!("{} {:.5}", h.date, h.score)).collect();
-        writeln!(out, "\nEPSS {:.5} (percentile {:.5}) on {}; history: {}", e.score, e.percentile, e.date, trend.join(", "))?;
+        let trend: Vec<String> = v
+            .epss_history
+            .iter()
+            .take(5)
+            .map(|h| format!("{} {:.5}", h.date, h.score))
+            .collect();
+        writeln!(
+            out,
+            "\nEPSS {:.5} (percentile {:.5}) on {}; history: {}",
+            e.score,
+            e.percentile,
+            e.date,
+            trend.join(", ")
+        )?;
     }
     match &v.kev {
-        Some(k) => writeln!(out, "\nKEV: added {}, due {}{} — {}", k.date_added, opt(&k.due_date), if k.known_ransomware { ", used by ransomware" } else { "" }, k.required_action)?,
+        Some(k) => writeln!(
+            out,
+            "\nKEV: added {}, due {}{} — {}",
+            k.date_added,
+            opt(&k.due_date),
+            if k.known_ransomware {
+                ", used by ransomware"
+            } else {
+                ""
+            },
+            k.required_action
+        )?,
         None => writeln!(out, "\nKEV: not listed")?,
     }
     for a in &v.certfr {
         writeln!(out, "CERT-FR: {} {}", a.id, a.title)?;
     }
     if !v.exploits.is_empty() {
-        let ids: Vec<String> = v.exploits.iter().map(|e| format!("{}:{}", e.source, e.source_id)).collect();
+        let ids: Vec<String> = v
+            .exploits
+            .iter()
+            .map(|e| format!("{}:{}", e.source, e.source_id))
+            .collect();
         writeln!(out, "Exploits: {}", ids.join(", "))?;
     }
     let feeds: Vec<String> = v.records.iter().map(|r| r.feed.to_string()).collect();
-    writeln!(out, "\nSources: {}; open findings here: {}", feeds.join(", "), v.open_findings)?;
+    writeln!(
+        out,
+        "\nSources: {}; open findings here: {}",
+        feeds.join(", "),
+        v.open_findings
+    )?;
     Ok(())
 }

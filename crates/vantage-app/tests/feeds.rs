@@ -1,0 +1,114 @@
+//! Importing feeds into the knowledge base, on SQLite and PostgreSQL: merge, history,
+//! unchanged and older records, already-imported files, and failed imports that change nothing.
+
+use std::path::{Path, PathBuf};
+
+use vantage_app::feeds::ImportOptions;
+use vantage_app::{App, Config};
+use vantage_domain::{CvssVersion, FeedKind};
+use vantage_test_utils::{TestDb, both_backends};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn real(rel: &str) -> PathBuf {
+    std::env::var("VANTAGE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join(rel)
+}
+
+fn app(db: &TestDb) -> App {
+    App::from_parts(Config::default(), db.store.clone())
+}
+
+both_backends! {
+    async fn feeds_merge_into_one_view_per_cve(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        let r = app.import_feed(&fixture("nvd-two.jsonl"), &o).await.unwrap();
+        assert_eq!((r.feed, r.counts.records, r.counts.new), (FeedKind::Nvd, 2, 2));
+        app.import_feed(&fixture("cve5-one.jsonl"), &o).await.unwrap();
+        app.import_feed(&fixture("epss-a.csv"), &o).await.unwrap();
+        app.import_feed(&fixture("epss_scores-2030-03-02.csv"), &o).await.unwrap();
+        let v = app.vulnerability("cve-2030-0001").await.unwrap();
+        assert_eq!(v.summary.as_deref(), Some("First version."), "NVD's description is preferred");
+        let sources: Vec<(&str, FeedKind, bool)> = v.cvss.iter().map(|c| (c.cvss.source.as_str(), c.feed, c.cvss.primary)).collect();
+        assert!(sources.contains(&("nvd@nist.gov", FeedKind::Nvd, true)), "{sources:?}");
+        assert!(sources.contains(&("cna:acme", FeedKind::Cve5, false)), "{sources:?}");
+        let s = &v.ssvc[0];
+        assert_eq!((s.exploitation.as_deref(), s.automatable.as_deref(), s.technical_impact.as_deref()), (Some("poc"), Some("no"), Some("total")));
+        let e = v.epss.as_ref().unwrap();
+        assert_eq!((e.date.to_string(), e.score), ("2030-03-02".to_string(), 0.25));
+        assert_eq!(v.epss_history.len(), 2, "one value per day is kept");
+        assert_eq!(e.model_version, None);
+        assert_eq!(v.epss_history[1].model_version.as_deref(), Some("v2025.03.14"));
+        assert_eq!(v.records.len(), 2);
+    }
+
+    async fn newer_records_replace_older_ones_never_the_reverse(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        app.import_feed(&fixture("nvd-two.jsonl"), &o).await.unwrap();
+        let r = app.import_feed(&fixture("nvd-newer.jsonl"), &o).await.unwrap();
+        assert_eq!((r.counts.changed, r.counts.new), (1, 0));
+        let v = app.vulnerability("CVE-2030-0001").await.unwrap();
+        let nvd = v.records.iter().find(|r| r.feed == FeedKind::Nvd).unwrap();
+        assert_eq!(nvd.status.as_deref(), Some("Modified"));
+        assert_eq!(v.cvss.iter().map(|c| c.cvss.version).collect::<Vec<_>>(), [CvssVersion::V40], "the feed's old vectors are replaced");
+        let r = app.import_feed(&fixture("nvd-older.jsonl"), &o).await.unwrap();
+        assert_eq!((r.counts.unchanged, r.counts.changed), (1, 0));
+        let v = app.vulnerability("CVE-2030-0001").await.unwrap();
+        assert_eq!(v.records[0].status.as_deref(), Some("Modified"), "an older record is not applied");
+        // Same file again: recognised, nothing done; forced: every record unchanged.
+        let again = app.import_feed(&fixture("nvd-two.jsonl"), &o).await.unwrap();
+        assert!(again.already_imported);
+        let forced = app.import_feed(&fixture("nvd-two.jsonl"), &ImportOptions { force: true, ..o }).await.unwrap();
+        assert_eq!((forced.counts.unchanged, forced.counts.changed), (2, 0), "{:?}", forced.counts);
+    }
+
+    async fn a_failed_import_changes_nothing(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        app.import_feed(&fixture("nvd-two.jsonl"), &o).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // 1,500 good records (more than one batch is written) and then a broken line.
+        let bad = dir.path().join("nvd.jsonl");
+        let mut text = String::new();
+        for i in 0..1500 {
+            text.push_str(&format!("{{\"cve\":{{\"id\":\"CVE-2031-{:05}\",\"lastModified\":\"2031-01-01T00:00:00\",\"descriptions\":[{{\"lang\":\"en\",\"value\":\"x\"}}]}}}}\n", i));
+        }
+        text.push_str("{\"cve\":{\"id\":\"CVE-2031-99999\",\"descr\n");
+        std::fs::write(&bad, text).unwrap();
+        let err = app.import_feed(&bad, &o).await.unwrap_err().to_string();
+        assert!(err.contains("nvd.jsonl") && err.contains("line 1501"), "{err}");
+        assert!(app.vulnerability("CVE-2031-00001").await.is_err(), "no record of the failed file is visible");
+        assert!(app.vulnerability("CVE-2030-0001").await.is_ok(), "earlier data intact");
+        // A file that is not a feed.
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&other, "hello\n").unwrap();
+        assert!(app.import_feed(&other, &o).await.unwrap_err().to_string().contains("--source"));
+    }
+
+    async fn real_kev_certfr_and_exploitdb(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        let kev = app.import_feed(&real("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), &o).await.unwrap();
+        assert_eq!((kev.counts.records, kev.data_date.as_deref()), (1653, Some("2026.07.23")));
+        let old = app.import_feed(&real("kev/known_exploited_vulnerabilities-2025-08-25.json.gz"), &o).await.unwrap();
+        assert_eq!(old.counts.records, 1404, "a complete catalogue replaces the previous one");
+        app.import_feed(&real("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), &ImportOptions { force: true, ..o.clone() }).await.unwrap();
+        app.import_feed(&real("certfr/cert-fr-ale_with_cves.json"), &o).await.unwrap();
+        let x = app.import_feed(&real("exploits/pyexploitdb-cveToEdbid.json.gz"), &o).await.unwrap();
+        assert_eq!((x.counts.records, x.skipped.len()), (29_559, 22));
+        let v = app.vulnerability("CVE-2018-13379").await.unwrap();
+        let k = v.kev.unwrap();
+        assert_eq!((k.date_added.to_string(), k.due_date.map(|d| d.to_string())), ("2021-11-03".into(), Some("2022-05-03".into())));
+        assert_eq!(v.certfr[0].id, "CERTFR-2020-ALE-025");
+        assert_eq!(v.exploits.iter().map(|e| e.source_id.as_str()).collect::<Vec<_>>(), ["47287", "47288"]);
+        assert!(app.vulnerability("CVE-1999-99999").await.is_err());
+    }
+}
