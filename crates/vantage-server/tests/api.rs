@@ -218,6 +218,19 @@ both_backends! {
         }
     }
 
+    async fn the_encyclopedia_entry_is_served(db) {
+        let api = Api::new(&db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("nvd.jsonl");
+        std::fs::write(&f, "{\"cve\":{\"id\":\"CVE-2030-0009\",\"lastModified\":\"2030-01-01T00:00:00\",\"descriptions\":[{\"lang\":\"en\",\"value\":\"Demo.\"}],\"metrics\":{\"cvssMetricV31\":[{\"source\":\"nvd@nist.gov\",\"type\":\"Primary\",\"cvssData\":{\"version\":\"3.1\",\"vectorString\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\",\"baseScore\":9.8}}]}}}\n").unwrap();
+        api.app.import_feed(&f, &Default::default()).await.unwrap();
+        let (s, b) = api.get("/api/v1/vulnerabilities/cve-2030-0009").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!((b["id"].as_str(), b["cvss"][0]["source"].as_str(), b["cvss"][0]["feed"].as_str()), (Some("CVE-2030-0009"), Some("nvd@nist.gov"), Some("nvd")));
+        assert_eq!(api.get("/api/v1/vulnerabilities/CVE-2030-0010").await.0, StatusCode::NOT_FOUND);
+        assert_eq!(api.get("/api/v1/vulnerabilities/nonsense").await.0, StatusCode::BAD_REQUEST);
+    }
+
     async fn scope_restricted_users_see_only_their_scopes(db) {
         let api = Api::new(&db).await;
         let (a, b) = api.seed().await;

@@ -521,3 +521,70 @@ async fn serve_and_migrate_on_postgres() {
     .await
     .unwrap();
 }
+
+fn app_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vantage-app/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn feeds_import_and_the_encyclopedia() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let d = d.to_str().unwrap();
+    let o = run(&[
+        "--data-dir",
+        d,
+        "feeds",
+        "import",
+        &app_fixture("nvd-two.jsonl"),
+        &app_fixture("cve5-one.jsonl"),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v[0]["feed"].as_str(), v[0]["counts"]["new"].as_u64()),
+        (Some("nvd"), Some(2))
+    );
+    let o = run(&["--data-dir", d, "cve", "CVE-2030-0001", "--format", "json"]);
+    let view: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(view["ssvc"][0]["exploitation"], "poc");
+    let o = run(&["--data-dir", d, "cve", "CVE-2030-0001"]);
+    assert!(
+        text(&o.stdout).contains("SSVC (CISA-ADP): exploitation poc"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A truncated file: exit 2, one line naming the file and line; the earlier data stays.
+    let bad = dir.path().join("truncated.jsonl");
+    std::fs::write(&bad, "{\"cve\": {\"id\": \"CVE-2099-0001\", \"broken").unwrap();
+    let o = run(&["--data-dir", d, "feeds", "import", bad.to_str().unwrap()]);
+    assert_error(&o, 2, "truncated.jsonl: line 1");
+    assert!(
+        run(&["--data-dir", d, "cve", "CVE-2030-0001"])
+            .status
+            .success(),
+        "data intact"
+    );
+    assert_error(
+        &run(&["--data-dir", d, "cve", "CVE-2099-0001"]),
+        2,
+        "nothing is known about CVE-2099-0001",
+    );
+    assert_error(&run(&["--data-dir", d, "cve", "bogus"]), 2, "bogus");
+    assert_error(
+        &run(&["--data-dir", d, "feeds", "import", "/nonexistent/file"]),
+        2,
+        "/nonexistent/file",
+    );
+
+    let o = run(&["--data-dir", d, "feeds", "status", "--format", "csv"]);
+    let csv = text(&o.stdout);
+    assert!(csv.contains("nvd,") && csv.contains("cve5,"), "{csv}");
+}

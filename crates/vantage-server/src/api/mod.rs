@@ -5,6 +5,7 @@ mod findings;
 mod health;
 mod login;
 mod scopes;
+mod vulnerabilities;
 
 use axum::extract::rejection::QueryRejection;
 use axum::routing::get;
@@ -36,6 +37,7 @@ use crate::error::ApiError;
         (name = "assets", description = "The inventory"),
         (name = "findings", description = "Vulnerabilities on assets"),
         (name = "scopes", description = "Groups of assets with policies"),
+        (name = "vulnerabilities", description = "The knowledge base (encyclopedia)"),
     )
 )]
 struct ApiDoc;
@@ -59,6 +61,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(findings::list_findings))
         .routes(routes!(findings::get_finding))
         .routes(routes!(scopes::list_scopes))
+        .routes(routes!(vulnerabilities::get_vulnerability))
 }
 
 fn public() -> OpenApiRouter<AppState> {

@@ -128,26 +128,31 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             let files = collect_files(&paths)?;
             let app = super::open(config).await?;
             let mut printer = Printer::new::<ImportReport>(format.format, std::io::stdout().lock());
-            let mut first_error = None;
+            let mut failures: Vec<AppError> = Vec::new();
             for f in &files {
                 match app.import_feed(f, &opts).await {
                     Ok(r) => printer.row(&r)?,
-                    Err(e) => {
-                        // Reported now, and the exit status says so; other files still import.
+                    // Each failed file keeps its own transaction rolled back; the others import.
+                    Err(e) if files.len() > 1 => {
                         let _ = writeln!(std::io::stderr(), "error: {e}");
-                        first_error.get_or_insert(e);
+                        failures.push(e);
                     }
+                    Err(e) => failures.push(e),
                 }
             }
-            printer.finish()?;
-            app.store.close().await;
-            if let Some(e) = first_error {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "{} file(s) imported, at least one failed",
-                    files.len()
-                )));
+            // Nothing imported and something failed: stdout stays empty, stderr says why.
+            if failures.len() < files.len() || failures.is_empty() {
+                printer.finish()?;
             }
-            Ok(())
+            app.store.close().await;
+            match failures.len() {
+                0 => Ok(()),
+                1 if files.len() == 1 => Err(failures.remove(0).into()),
+                n => Err(anyhow::Error::new(failures.remove(0)).context(format!(
+                    "{n} of {} files failed (reported above); the others were imported",
+                    files.len()
+                ))),
+            }
         }
         FeedsCommand::Status(format) => {
             let app = super::open(config).await?;
