@@ -144,13 +144,22 @@ impl App {
         let mut tx = self.store.begin_import(started_at).await?;
         let p = path.to_path_buf();
         match feed {
-            FeedKind::Nvd => {
-                let rx = spawn_batches(move || Ok(Box::new(NvdReader::open(&p)?) as Box<_>));
+            FeedKind::Nvd | FeedKind::Cve5 => {
+                // Lines whose digest matches the stored record are skipped before parsing.
+                let known = self.store.vuln_digests(feed).await?;
+                let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let counter = skipped.clone();
+                let rx = spawn_batches(move || {
+                    Ok(if feed == FeedKind::Nvd {
+                        Box::new(NvdReader::open(&p)?.skip_known(known, counter)) as Box<_>
+                    } else {
+                        Box::new(Cve5Reader::open(&p)?.skip_known(known, counter)) as Box<_>
+                    })
+                });
                 report.counts = write_vulns(&mut tx, rx).await?;
-            }
-            FeedKind::Cve5 => {
-                let rx = spawn_batches(move || Ok(Box::new(Cve5Reader::open(&p)?) as Box<_>));
-                report.counts = write_vulns(&mut tx, rx).await?;
+                let unchanged = skipped.load(std::sync::atomic::Ordering::Relaxed);
+                report.counts.records += unchanged;
+                report.counts.unchanged += unchanged;
             }
             FeedKind::Epss => {
                 let date = opts.epss_date;

@@ -212,9 +212,23 @@ pub struct Cve5Reader {
     input: Box<dyn BufRead + Send>,
     line_no: u64,
     buf: String,
+    known: std::collections::HashMap<String, String>,
+    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Cve5Reader {
+    /// Skips, without parsing them, lines whose digest equals the one stored for their id
+    /// (`known`: id → digest), counting them in `skipped`.
+    pub fn skip_known(
+        mut self,
+        known: std::collections::HashMap<String, String>,
+        skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        self.known = known;
+        self.skipped = skipped;
+        self
+    }
+
     /// Reads `path` (plain or gzip).
     pub fn open(path: &Path) -> Result<Self, FeedError> {
         Ok(Cve5Reader {
@@ -222,6 +236,8 @@ impl Cve5Reader {
             input: crate::input::open(path)?,
             line_no: 0,
             buf: String::new(),
+            known: Default::default(),
+            skipped: Default::default(),
         })
     }
 
@@ -244,6 +260,14 @@ impl Cve5Reader {
             if text.is_empty() {
                 continue;
             }
+            let hash = digest(text.as_bytes());
+            if let Some(id) = crate::util::quick_field(text, r#""cveId":""#)
+                && self.known.get(id) == Some(&hash)
+            {
+                self.skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             let line_no = self.line_no;
             let rec: Record = serde_json::from_str(text).map_err(|e| {
                 FeedError::record(
@@ -252,7 +276,6 @@ impl Cve5Reader {
                     e.to_string(),
                 )
             })?;
-            let hash = digest(text.as_bytes());
             let loc = move |f: &str| format!("line {line_no}, field {f}");
             let path = self.path.clone();
             return rec.into_record(hash, &loc, &path).map(Some);

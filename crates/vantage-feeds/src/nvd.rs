@@ -206,10 +206,24 @@ pub struct NvdReader {
     input: Box<dyn BufRead + Send>,
     line_no: u64,
     buf: String,
+    known: std::collections::HashMap<String, String>,
+    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     page: Option<std::vec::IntoIter<Line>>,
 }
 
 impl NvdReader {
+    /// Skips, without parsing them, lines whose digest equals the one stored for their id
+    /// (`known`: id → digest), counting them in `skipped`.
+    pub fn skip_known(
+        mut self,
+        known: std::collections::HashMap<String, String>,
+        skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        self.known = known;
+        self.skipped = skipped;
+        self
+    }
+
     /// Reads `path` (plain or gzip).
     pub fn open(path: &Path) -> Result<Self, FeedError> {
         Ok(NvdReader {
@@ -217,6 +231,8 @@ impl NvdReader {
             input: crate::input::open(path)?,
             line_no: 0,
             buf: String::new(),
+            known: Default::default(),
+            skipped: Default::default(),
             page: None,
         })
     }
@@ -273,6 +289,14 @@ impl NvdReader {
                 self.page = Some(page.vulnerabilities.into_iter());
                 continue;
             }
+            let hash = digest(text.as_bytes());
+            if let Some(id) = crate::util::quick_field(text, r#""id":""#)
+                && self.known.get(id) == Some(&hash)
+            {
+                self.skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             let line_no = self.line_no;
             let parsed: Line = serde_json::from_str(text).map_err(|e| {
                 FeedError::record(
@@ -281,7 +305,6 @@ impl NvdReader {
                     e.to_string(),
                 )
             })?;
-            let hash = digest(text.as_bytes());
             let loc = move |f: &str| format!("line {line_no}, field {f}");
             let path = self.path.clone();
             return parsed.cve.into_record(hash, &loc, &path).map(Some);

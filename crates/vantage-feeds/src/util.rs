@@ -14,6 +14,14 @@ pub(crate) fn digest(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes)[..16])
 }
 
+/// The string value of the first `"key":"value"` in a JSON line, found without parsing it (to
+/// recognise a record's id cheaply). `key` includes the quotes, colon and opening quote.
+pub(crate) fn quick_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let start = text.find(key)? + key.len();
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
 /// Parses the instants feeds write: RFC 3339, ISO 8601 without offset (UTC assumed, as NVD
 /// writes them), or a bare date (midnight UTC).
 pub(crate) fn instant(s: &str) -> Option<OffsetDateTime> {

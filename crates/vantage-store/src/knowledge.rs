@@ -84,6 +84,17 @@ impl Store {
         Ok(ImportTx { tx, now })
     }
 
+    /// The stored digest of every record of a feed, by vulnerability id, so a parser can skip
+    /// unchanged records without parsing them.
+    pub async fn vuln_digests(&self, feed: FeedKind) -> Result<HashMap<String, String>> {
+        const SQL: &str = "SELECT vuln_id, content_hash FROM vuln_records WHERE feed = $1";
+        let rows: Vec<(String, String)> = with_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(feed.as_str())
+            .fetch_all(p)
+            .await?);
+        Ok(rows.into_iter().collect())
+    }
+
     /// Whether a file with this digest was already imported completely for this feed.
     pub async fn imported_before(&self, feed: FeedKind, file_sha256: &str) -> Result<bool> {
         const SQL: &str = "SELECT COUNT(*) FROM feed_imports WHERE feed = $1 AND file_sha256 = $2";
