@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use vantage_domain::{FeedKind, ImportCounts, VulnId, VulnRecord, VulnerabilityView};
-use vantage_feeds::{Cve5Reader, EpssReader, FeedError, NvdReader};
+use vantage_feeds::{Cve5Reader, EpssReader, FeedError, NvdReader, OsvReader};
 use vantage_store::{ImportLog, ImportTx};
 
 use crate::app::App;
@@ -144,16 +144,20 @@ impl App {
         let mut tx = self.store.begin_import(started_at).await?;
         let p = path.to_path_buf();
         match feed {
-            FeedKind::Nvd | FeedKind::Cve5 => {
+            FeedKind::Nvd | FeedKind::Cve5 | FeedKind::Osv => {
                 // Lines whose digest matches the stored record are skipped before parsing.
                 let known = self.store.vuln_digests(feed).await?;
                 let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
                 let counter = skipped.clone();
                 let rx = spawn_batches(move || {
-                    Ok(if feed == FeedKind::Nvd {
-                        Box::new(NvdReader::open(&p)?.skip_known(known, counter)) as Box<_>
-                    } else {
-                        Box::new(Cve5Reader::open(&p)?.skip_known(known, counter)) as Box<_>
+                    Ok(match feed {
+                        FeedKind::Nvd => {
+                            Box::new(NvdReader::open(&p)?.skip_known(known, counter)) as Box<_>
+                        }
+                        FeedKind::Osv => {
+                            Box::new(OsvReader::open(&p)?.skip_known(known, counter)) as Box<_>
+                        }
+                        _ => Box::new(Cve5Reader::open(&p)?.skip_known(known, counter)) as Box<_>,
                     })
                 });
                 report.counts = write_vulns(&mut tx, rx).await?;

@@ -93,6 +93,23 @@ both_backends! {
         assert!(app.import_feed(&other, &o).await.unwrap_err().to_string().contains("--source"));
     }
 
+    async fn osv_records_join_their_cve_through_aliases(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        let r = app.import_feed(&real("advisories/pypa-advisory-osv.jsonl.gz"), &o).await.unwrap();
+        assert_eq!((r.feed, r.counts.new), (FeedKind::Osv, 2661));
+        let v = app.vulnerability("CVE-2021-29063").await.unwrap();
+        assert!(v.aliases.iter().any(|a| a == "PYSEC-2021-427"), "{:?}", v.aliases);
+        let rec = v.records.iter().find(|r| r.id.as_str() == "PYSEC-2021-427").unwrap();
+        let a = &rec.affected[0];
+        assert_eq!((a.ecosystem.as_str(), a.name.as_str()), ("PyPI", "mpmath"));
+        assert!(a.fixed_versions().any(|f| f == "1.3.0"));
+        // The OSV id itself is an entry too.
+        assert_eq!(app.vulnerability("PYSEC-2021-427").await.unwrap().records.len(), 1);
+        let again = app.import_feed(&real("advisories/pypa-advisory-osv.jsonl.gz"), &ImportOptions { force: true, ..o }).await.unwrap();
+        assert_eq!((again.counts.unchanged, again.counts.changed, again.counts.new), (2661, 0, 0));
+    }
+
     async fn real_kev_certfr_and_exploitdb(db) {
         let app = app(&db);
         let o = ImportOptions::default();

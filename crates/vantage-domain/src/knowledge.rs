@@ -22,6 +22,8 @@ name_enum! {
         CertFr = "certfr",
         /// Exploit-DB CVE ⇄ EDB-ID map.
         ExploitDb = "exploitdb",
+        /// OSV advisories (GHSA, PyPI, Go, RustSec …).
+        Osv = "osv",
     }
 }
 
@@ -64,6 +66,62 @@ pub struct CpeMatch {
     pub version_end_excluding: Option<String>,
 }
 
+/// One event of an OSV version range, in OSV's own shape (`{"introduced": "1.0"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RangeEvent {
+    /// First affected version (inclusive); `0` means from the beginning.
+    Introduced(String),
+    /// First fixed version (exclusive end).
+    Fixed(String),
+    /// Last affected version (inclusive end).
+    LastAffected(String),
+    /// Upper limit of the range (exclusive), for git ranges.
+    Limit(String),
+}
+
+/// A version range of an affected package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionRange {
+    /// `SEMVER`, `ECOSYSTEM` or `GIT`.
+    pub kind: String,
+    /// Repository of a `GIT` range.
+    pub repo: Option<String>,
+    /// Events in order.
+    pub events: Vec<RangeEvent>,
+}
+
+/// A package a vulnerability affects, with its ranges and explicit versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AffectedPackage {
+    /// OSV ecosystem (`PyPI`, `Go`, `crates.io`, `Debian:12` …).
+    pub ecosystem: String,
+    /// Package name in that ecosystem.
+    pub name: String,
+    /// Package URL.
+    pub purl: Option<String>,
+    /// Affected ranges.
+    pub ranges: Vec<VersionRange>,
+    /// Explicitly affected versions.
+    pub versions: Vec<String>,
+}
+
+impl AffectedPackage {
+    /// Every `fixed` version named by the ranges.
+    pub fn fixed_versions(&self) -> impl Iterator<Item = &str> {
+        self.ranges
+            .iter()
+            .flat_map(|r| &r.events)
+            .filter_map(|e| match e {
+                RangeEvent::Fixed(v) => Some(v.as_str()),
+                _ => None,
+            })
+    }
+}
+
 /// What one feed says about one vulnerability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VulnRecord {
@@ -91,6 +149,8 @@ pub struct VulnRecord {
     pub ssvc: Option<SsvcDecision>,
     /// CPE configurations.
     pub cpe_matches: Vec<CpeMatch>,
+    /// Affected packages and their ranges (OSV).
+    pub affected: Vec<AffectedPackage>,
     /// Digest of the source record, to skip unchanged records on re-import.
     pub content_hash: String,
 }
@@ -110,6 +170,8 @@ pub struct FeedCvss {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedRecord {
+    /// The record's own id (a GHSA or OSV id for OSV records reached through an alias).
+    pub id: VulnId,
     /// The feed.
     pub feed: FeedKind,
     /// Description.
@@ -128,6 +190,8 @@ pub struct FeedRecord {
     pub references: Vec<String>,
     /// CPE configurations.
     pub cpe_matches: Vec<CpeMatch>,
+    /// Affected packages, ranges and fixed versions.
+    pub affected: Vec<AffectedPackage>,
 }
 
 /// Everything known about one vulnerability, merged from every feed, each fact with its source.

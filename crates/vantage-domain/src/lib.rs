@@ -38,8 +38,8 @@ pub use finding::{ComponentKind, Evidence, Finding, FindingStatus, NewFinding, P
 pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId, UserId};
 pub use job::{Job, JobKind, JobStatus};
 pub use knowledge::{
-    CpeMatch, FeedCvss, FeedKind, FeedRecord, ImportCounts, SsvcDecision, VulnRecord,
-    VulnerabilityView,
+    AffectedPackage, CpeMatch, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
+    SsvcDecision, VersionRange, VulnRecord, VulnerabilityView,
 };
 pub use package::{Ecosystem, Package};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};

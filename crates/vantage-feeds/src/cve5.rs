@@ -201,6 +201,7 @@ impl Record {
             cvss,
             ssvc,
             cpe_matches: Vec::new(),
+            affected: Vec::new(),
             content_hash: hash,
         })
     }

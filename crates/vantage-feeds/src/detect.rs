@@ -7,6 +7,38 @@ use vantage_domain::FeedKind;
 
 use crate::error::FeedError;
 
+/// Whether the first line (read whole, up to 16 MiB) is an OSV record: `id`, `modified` and
+/// `affected[].package.ecosystem`.
+fn first_line_is_osv(path: &Path) -> bool {
+    use std::io::BufRead;
+    let Ok(input) = crate::input::open(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    if input.take(16 << 20).read_line(&mut first).is_err() {
+        return false;
+    }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&first) else {
+        return false;
+    };
+    v.get("id").is_some_and(serde_json::Value::is_string)
+        && v.get("modified").is_some()
+        && v.get("affected")
+            .and_then(|a| a.get(0))
+            .and_then(|a| a.get("package"))
+            .and_then(|p| p.get("ecosystem"))
+            .is_some()
+}
+
+/// `{"<EDB-ID>":["CVE-…` — the reverse Exploit-DB map (an array right after a numeric key).
+fn edb_keyed(compact: &str) -> bool {
+    let Some(rest) = compact.strip_prefix("{\"") else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && rest[digits..].starts_with("\":[")
+}
+
 /// Which feed a file holds.
 pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     let mut head = Vec::with_capacity(8192);
@@ -38,11 +70,11 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
             || compact.contains("\"format\":\"NVD_CVE\""))
     {
         Some(FeedKind::Nvd)
+    } else if compact.starts_with("{\"") && first_line_is_osv(path) {
+        Some(FeedKind::Osv)
     } else if compact.starts_with("{\"CVE-")
         || compact.starts_with("{\"cve-")
-        || (compact.starts_with("{\"")
-            && compact[2..].starts_with(|c: char| c.is_ascii_digit())
-            && compact.contains("[\"CVE-"))
+        || edb_keyed(&compact)
     {
         Some(FeedKind::ExploitDb)
     } else {
@@ -50,6 +82,6 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     };
     kind.ok_or_else(|| FeedError::Format {
         path: path.to_path_buf(),
-        message: "not a feed this build recognises (NVD 2.0, CVE 5, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
+        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
     })
 }

@@ -15,6 +15,7 @@ mod exploitdb;
 mod input;
 mod kev;
 mod nvd;
+mod osv;
 mod util;
 
 pub use certfr::parse_certfr;
@@ -26,3 +27,4 @@ pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb};
 pub use input::{open, sha256_file};
 pub use kev::{KevCatalog, parse_kev};
 pub use nvd::NvdReader;
+pub use osv::OsvReader;

@@ -195,6 +195,7 @@ impl RawCve {
             cvss,
             ssvc: None,
             cpe_matches,
+            affected: Vec::new(),
             content_hash: hash,
         })
     }

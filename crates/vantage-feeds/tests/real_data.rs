@@ -43,6 +43,8 @@ fn every_real_file_is_recognised() {
     ] {
         assert_eq!(detect(&data(rel)).unwrap(), kind, "{rel}");
     }
+    // Not OSV: the Node.js security WG's own format is not claimed.
+    assert!(detect(&data("advisories/nodejs-security-wg-npm.jsonl.gz")).is_err());
     let err = detect(&data("nmap/nmap-services.gz"))
         .unwrap_err()
         .to_string();
@@ -237,4 +239,58 @@ fn flate2_free_gzip(path: &std::path::Path) -> std::fs::File {
     ])
     .unwrap();
     f
+}
+
+#[test]
+fn osv_advisories_of_three_ecosystems() {
+    // (file, records, records with a CVE alias, affected packages, range kinds) computed
+    // independently with Python's json module.
+    for (rel, records, with_cve, affected, kinds) in [
+        (
+            "advisories/rustsec-osv.jsonl.gz",
+            1206,
+            521,
+            1206,
+            vec!["SEMVER"],
+        ),
+        (
+            "advisories/golang-vulndb-osv.jsonl.gz",
+            4291,
+            3894,
+            6125,
+            vec!["SEMVER"],
+        ),
+        (
+            "advisories/pypa-advisory-osv.jsonl.gz",
+            2661,
+            2648,
+            2661,
+            vec!["ECOSYSTEM", "GIT"],
+        ),
+    ] {
+        let mut n = 0;
+        let mut cve = 0;
+        let mut aff = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for r in OsvReader::open(&data(rel)).unwrap() {
+            let r = r.unwrap();
+            n += 1;
+            cve += usize::from(r.aliases.iter().any(|a| a.is_cve()));
+            aff += r.affected.len();
+            for a in &r.affected {
+                seen.extend(a.ranges.iter().map(|x| x.kind.clone()));
+            }
+        }
+        assert_eq!((n, cve, aff), (records, with_cve, affected), "{rel}");
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), kinds, "{rel}");
+    }
+    let r = OsvReader::open(&data("advisories/pypa-advisory-osv.jsonl.gz"))
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|r| r.id.as_str() == "PYSEC-2021-427")
+        .unwrap();
+    assert!(r.aliases.iter().any(|a| a.as_str() == "CVE-2021-29063"));
+    let a = &r.affected[0];
+    assert_eq!((a.ecosystem.as_str(), a.name.as_str()), ("PyPI", "mpmath"));
+    assert!(a.fixed_versions().any(|v| v == "1.3.0"));
 }

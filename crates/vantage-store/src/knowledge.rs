@@ -181,7 +181,7 @@ impl ImportTx {
         with_tx!(self, |c| {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO vuln_records (vuln_id, feed, summary, status, published, modified, cwes, refs, \
-                 cpe_matches, content_hash, imported_at) ",
+                 cpe_matches, affected, content_hash, imported_at) ",
             );
             qb.push_values(recs, |mut b, r| {
                 b.push_bind(r.id.as_str().to_string())
@@ -193,13 +193,14 @@ impl ImportTx {
                     .push_bind(json(&r.cwes))
                     .push_bind(json(&r.references))
                     .push_bind(json(&r.cpe_matches))
+                    .push_bind(json(&r.affected))
                     .push_bind(r.content_hash.clone())
                     .push_bind(now);
             });
             qb.push(
                 " ON CONFLICT (vuln_id, feed) DO UPDATE SET summary = excluded.summary, status = excluded.status, \
                  published = excluded.published, modified = excluded.modified, cwes = excluded.cwes, \
-                 refs = excluded.refs, cpe_matches = excluded.cpe_matches, \
+                 refs = excluded.refs, cpe_matches = excluded.cpe_matches, affected = excluded.affected, \
                  content_hash = excluded.content_hash, imported_at = excluded.imported_at",
             );
             qb.build().execute(c).await?;
@@ -436,6 +437,7 @@ impl ImportTx {
 
 #[derive(FromRow)]
 struct RecordRow {
+    vuln_id: String,
     feed: String,
     summary: Option<String>,
     status: Option<String>,
@@ -444,6 +446,7 @@ struct RecordRow {
     cwes: String,
     refs: String,
     cpe_matches: String,
+    affected: String,
 }
 
 #[derive(FromRow)]
@@ -486,20 +489,36 @@ impl Store {
     /// Everything known about one vulnerability, or `None` when no feed mentions it.
     pub async fn vulnerability(&self, id: &VulnId) -> Result<Option<VulnerabilityView>> {
         let key = id.as_str();
-        let records: Vec<RecordRow> = with_pool!(self, |p| sqlx::query_as(
-            "SELECT feed, summary, status, published, modified, cwes, refs, cpe_matches \
-             FROM vuln_records WHERE vuln_id = $1 ORDER BY feed"
+        // The CVE's own records, and records of other ids (GHSA, OSV) that name it as an alias.
+        let mut ids: Vec<String> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT DISTINCT vuln_id FROM vuln_aliases WHERE alias = $1 ORDER BY vuln_id"
         )
         .bind(key)
         .fetch_all(p)
         .await?);
-        let cvss: Vec<CvssRow> = with_pool!(self, |p| sqlx::query_as(
-            "SELECT feed, source, is_primary, version, vector, base_score FROM cvss_vectors \
-             WHERE vuln_id = $1 ORDER BY feed, is_primary DESC, version DESC, source"
-        )
-        .bind(key)
-        .fetch_all(p)
-        .await?);
+        ids.retain(|i| i != key);
+        ids.insert(0, key.to_string());
+        let list = placeholders(ids.len(), 1);
+        let records: Vec<RecordRow> = with_pool!(self, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT vuln_id, feed, summary, status, published, modified, cwes, refs, cpe_matches, affected \
+                 FROM vuln_records WHERE vuln_id IN ({list}) ORDER BY feed, vuln_id"
+            )));
+            for i in &ids {
+                q = q.bind(i.as_str());
+            }
+            q.fetch_all(p).await?
+        });
+        let cvss: Vec<CvssRow> = with_pool!(self, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT feed, source, is_primary, version, vector, base_score FROM cvss_vectors \
+                 WHERE vuln_id IN ({list}) ORDER BY feed, is_primary DESC, version DESC, source"
+            )));
+            for i in &ids {
+                q = q.bind(i.as_str());
+            }
+            q.fetch_all(p).await?
+        });
         let ssvc: Vec<SsvcRow> = with_pool!(self, |p| sqlx::query_as(
             "SELECT source, exploitation, automatable, technical_impact, version, decided_at \
              FROM ssvc_decisions WHERE vuln_id = $1 ORDER BY feed"
@@ -507,12 +526,15 @@ impl Store {
         .bind(key)
         .fetch_all(p)
         .await?);
-        let aliases: Vec<String> = with_pool!(self, |p| sqlx::query_scalar(
+        let mut aliases: Vec<String> = with_pool!(self, |p| sqlx::query_scalar(
             "SELECT DISTINCT alias FROM vuln_aliases WHERE vuln_id = $1 ORDER BY alias"
         )
         .bind(key)
         .fetch_all(p)
         .await?);
+        aliases.extend(ids.iter().skip(1).cloned());
+        aliases.sort();
+        aliases.dedup();
         let epss: Vec<(Date, f64, f64, Option<String>)> = with_pool!(self, |p| {
             sqlx::query_as(
             "SELECT day, score, percentile, model_version FROM epss_scores WHERE cve = $1 ORDER BY day DESC"
@@ -647,6 +669,7 @@ impl Store {
                 .into_iter()
                 .map(|r| {
                     Ok(FeedRecord {
+                        id: parse(&r.vuln_id, "record vuln_id")?,
                         feed: parse(&r.feed, "record feed")?,
                         summary: r.summary,
                         status: r.status,
@@ -658,6 +681,7 @@ impl Store {
                             &r.cpe_matches,
                             "record cpe_matches",
                         )?,
+                        affected: from_json(&r.affected, "record affected")?,
                     })
                 })
                 .collect::<Result<_>>()?,

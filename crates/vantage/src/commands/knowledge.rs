@@ -276,7 +276,26 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
             .collect();
         writeln!(out, "Exploits: {}", ids.join(", "))?;
     }
-    let feeds: Vec<String> = v.records.iter().map(|r| r.feed.to_string()).collect();
+    for r in &v.records {
+        for a in &r.affected {
+            let fixed: Vec<&str> = a.fixed_versions().collect();
+            let fixed = if fixed.is_empty() {
+                "no fix known".to_string()
+            } else {
+                format!("fixed in {}", fixed.join(", "))
+            };
+            writeln!(
+                out,
+                "Affected ({} {}): {} {} — {fixed}",
+                r.feed, r.id, a.ecosystem, a.name
+            )?;
+        }
+    }
+    let feeds: Vec<String> = v
+        .records
+        .iter()
+        .map(|r| format!("{} ({})", r.feed, r.id))
+        .collect();
     writeln!(
         out,
         "\nSources: {}; open findings here: {}",
