@@ -190,6 +190,21 @@ impl App {
                 report.counts.records = alerts.len() as u64;
                 report.counts.new = tx.certfr(&alerts).await?;
             }
+            FeedKind::AlpineSecdb | FeedKind::DebianList => {
+                let file = blocking(move || {
+                    if feed == FeedKind::AlpineSecdb {
+                        vantage_feeds::parse_alpine_secdb(&p)
+                    } else {
+                        vantage_feeds::parse_debian_list(&p)
+                    }
+                })
+                .await?;
+                report.data_date = Some(file.collection.clone());
+                report.counts.records = file.fixes.len() as u64;
+                tx.clear_distro_collection(feed, &file.collection).await?;
+                report.counts.new = tx.distro_fixes(feed, &file.fixes).await?;
+                report.counts.unchanged = report.counts.records - report.counts.new;
+            }
             FeedKind::ExploitDb => {
                 let map = blocking(move || vantage_feeds::parse_exploitdb(&p)).await?;
                 report.counts.records = map.exploits.len() as u64;

@@ -110,6 +110,22 @@ both_backends! {
         assert_eq!((again.counts.unchanged, again.counts.changed, again.counts.new), (2661, 0, 0));
     }
 
+    async fn distro_collections_replace_only_themselves(db) {
+        let app = app(&db);
+        let o = ImportOptions::default();
+        let main = app.import_feed(&real("distro/alpine-secdb/v3.19-main.json.gz"), &o).await.unwrap();
+        assert_eq!((main.feed, main.counts.records), (FeedKind::AlpineSecdb, 2845));
+        app.import_feed(&real("distro/alpine-secdb/v3.19-community.json.gz"), &o).await.unwrap();
+        app.import_feed(&real("distro/debian-security-tracker/DSA-list.gz"), &o).await.unwrap();
+        // Importing main again (forced) keeps community's rows.
+        app.import_feed(&real("distro/alpine-secdb/v3.19-main.json.gz"), &ImportOptions { force: true, ..o }).await.unwrap();
+        let v = app.vulnerability("CVE-2023-42363").await.unwrap();
+        let f = v.distro_fixes.iter().find(|d| d.distro == "alpine" && d.package == "busybox").unwrap();
+        assert_eq!((f.release.as_str(), f.fixed_version.as_deref()), ("3.19", Some("1.36.1-r17")));
+        let v = app.vulnerability("CVE-2021-3156").await.unwrap();
+        assert!(v.distro_fixes.iter().any(|d| d.distro == "debian" && d.release == "10" && d.fixed_version.as_deref() == Some("1.8.27-1+deb10u3")));
+    }
+
     async fn real_kev_certfr_and_exploitdb(db) {
         let app = app(&db);
         let o = ImportOptions::default();

@@ -24,6 +24,10 @@ name_enum! {
         ExploitDb = "exploitdb",
         /// OSV advisories (GHSA, PyPI, Go, RustSec …).
         Osv = "osv",
+        /// Alpine secdb (per release and repository).
+        AlpineSecdb = "alpine-secdb",
+        /// Debian security tracker DSA / DLA lists.
+        DebianList = "debian-list",
     }
 }
 
@@ -122,6 +126,29 @@ impl AffectedPackage {
     }
 }
 
+/// A distribution's verdict on one vulnerability in one of its source packages and releases:
+/// judged by the distribution's own data, which knows about backported fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DistroFix {
+    /// `alpine`, `debian` …
+    pub distro: String,
+    /// Release (`3.19`, `12`); a codename when its number is not known.
+    pub release: String,
+    /// What the source file covers (`v3.19/main`, `DSA`, `DLA`); a re-import replaces it whole.
+    pub collection: String,
+    /// Source package (Alpine origin, Debian source package).
+    pub package: String,
+    /// The vulnerability.
+    pub vuln_id: VulnId,
+    /// `fixed`, `not_affected`, `unfixed`, `end_of_life`, `removed` …
+    pub status: String,
+    /// First fixed version in that release, when fixed.
+    pub fixed_version: Option<String>,
+    /// Advisory (`DSA-5380-1`), when the data names one.
+    pub advisory: Option<String>,
+}
+
 /// What one feed says about one vulnerability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VulnRecord {
@@ -218,6 +245,8 @@ pub struct VulnerabilityView {
     pub certfr: Vec<crate::threat::CertFrAlert>,
     /// Public exploits.
     pub exploits: Vec<crate::threat::Exploit>,
+    /// Distribution verdicts (fixed versions per release, not-affected, unfixed).
+    pub distro_fixes: Vec<DistroFix>,
     /// Per-feed records.
     pub records: Vec<FeedRecord>,
     /// Open findings of this vulnerability in the inventory.

@@ -38,7 +38,7 @@ pub use finding::{ComponentKind, Evidence, Finding, FindingStatus, NewFinding, P
 pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId, UserId};
 pub use job::{Job, JobKind, JobStatus};
 pub use knowledge::{
-    AffectedPackage, CpeMatch, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
+    AffectedPackage, CpeMatch, DistroFix, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
     SsvcDecision, VersionRange, VulnRecord, VulnerabilityView,
 };
 pub use package::{Ecosystem, Package};

@@ -60,6 +60,12 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
         Some(FeedKind::Epss)
     } else if t.starts_with('[') && compact.contains("\"alert\":") {
         Some(FeedKind::CertFr)
+    } else if compact.contains("\"distroversion\"") && compact.contains("\"reponame\"")
+        || compact.starts_with("{\"apkurl\"")
+    {
+        Some(FeedKind::AlpineSecdb)
+    } else if t.starts_with('[') && (t.contains("] DSA-") || t.contains("] DLA-")) {
+        Some(FeedKind::DebianList)
     } else if compact.contains("\"catalogVersion\"") {
         Some(FeedKind::Kev)
     } else if compact.contains("\"dataType\":\"CVE_RECORD\"") || compact.contains("\"cveMetadata\"")
@@ -82,6 +88,6 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     };
     kind.ok_or_else(|| FeedError::Format {
         path: path.to_path_buf(),
-        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
+        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian DSA/DLA list, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
     })
 }

@@ -9,6 +9,7 @@
 mod certfr;
 mod cve5;
 mod detect;
+mod distro;
 mod epss;
 mod error;
 mod exploitdb;
@@ -21,6 +22,7 @@ mod util;
 pub use certfr::parse_certfr;
 pub use cve5::Cve5Reader;
 pub use detect::detect;
+pub use distro::{DistroFile, parse_alpine_secdb, parse_debian_list};
 pub use epss::{EpssFile, EpssReader};
 pub use error::FeedError;
 pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb};

@@ -294,3 +294,52 @@ fn osv_advisories_of_three_ecosystems() {
     assert_eq!((a.ecosystem.as_str(), a.name.as_str()), ("PyPI", "mpmath"));
     assert!(a.fixed_versions().any(|v| v == "1.3.0"));
 }
+
+#[test]
+fn distro_security_data() {
+    // Expectations computed independently with Python from the same files.
+    let a = parse_alpine_secdb(&data("distro/alpine-secdb/v3.19-main.json.gz")).unwrap();
+    let never = a
+        .fixes
+        .iter()
+        .filter(|f| f.status == "not_affected")
+        .count();
+    assert_eq!(
+        (a.collection.as_str(), a.fixes.len(), never),
+        ("v3.19/main", 2845, 48)
+    );
+    let bb = a
+        .fixes
+        .iter()
+        .find(|f| f.package == "busybox" && f.vuln_id.as_str() == "CVE-2023-42363")
+        .unwrap();
+    assert_eq!(
+        (bb.release.as_str(), bb.fixed_version.as_deref()),
+        ("3.19", Some("1.36.1-r17"))
+    );
+    let dsa = parse_debian_list(&data("distro/debian-security-tracker/DSA-list.gz")).unwrap();
+    let fixed = dsa
+        .fixes
+        .iter()
+        .filter(|f| f.fixed_version.is_some())
+        .count();
+    assert_eq!(
+        (dsa.collection.as_str(), dsa.fixes.len(), fixed),
+        ("DSA", 23_318, 23_220)
+    );
+    let sudo = dsa
+        .fixes
+        .iter()
+        .find(|f| f.vuln_id.as_str() == "CVE-2021-3156")
+        .unwrap();
+    assert_eq!(
+        (
+            sudo.release.as_str(),
+            sudo.package.as_str(),
+            sudo.fixed_version.as_deref()
+        ),
+        ("10", "sudo", Some("1.8.27-1+deb10u3"))
+    );
+    let dla = parse_debian_list(&data("distro/debian-security-tracker/DLA-list.gz")).unwrap();
+    assert_eq!((dla.collection.as_str(), dla.fixes.len()), ("DLA", 11_002));
+}

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use sqlx::{FromRow, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use vantage_domain::{
-    CertFrAlert, CpeMatch, CvssVector, EpssScore, Exploit, FeedCvss, FeedKind, FeedRecord,
-    ImportCounts, KevEntry, SsvcDecision, VulnId, VulnRecord, VulnerabilityView,
+    CertFrAlert, CpeMatch, CvssVector, DistroFix, EpssScore, Exploit, FeedCvss, FeedKind,
+    FeedRecord, ImportCounts, KevEntry, SsvcDecision, VulnId, VulnRecord, VulnerabilityView,
 };
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
@@ -406,6 +406,50 @@ impl ImportTx {
         Ok(n)
     }
 
+    /// Empties one collection of distribution data (`v3.19/main`, `DSA`) before it is written
+    /// again from a complete file.
+    pub async fn clear_distro_collection(
+        &mut self,
+        feed: FeedKind,
+        collection: &str,
+    ) -> Result<u64> {
+        const SQL: &str = "DELETE FROM distro_fixes WHERE feed = $1 AND collection = $2";
+        Ok(with_tx!(self, |c| sqlx::query(SQL)
+            .bind(feed.as_str())
+            .bind(collection)
+            .execute(c)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Writes distribution verdicts. When a file names the same (release, package, CVE) twice,
+    /// the first occurrence is kept (the Debian lists are newest first).
+    pub async fn distro_fixes(&mut self, feed: FeedKind, fixes: &[DistroFix]) -> Result<u64> {
+        let mut n = 0;
+        for chunk in fixes.chunks(BATCH) {
+            n += with_tx!(self, |c| {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO distro_fixes (feed, collection, distro, release, package, vuln_id, status, \
+                     fixed_version, advisory) ",
+                );
+                qb.push_values(chunk, |mut b, f| {
+                    b.push_bind(feed.as_str())
+                        .push_bind(f.collection.clone())
+                        .push_bind(f.distro.clone())
+                        .push_bind(f.release.clone())
+                        .push_bind(f.package.clone())
+                        .push_bind(f.vuln_id.as_str().to_string())
+                        .push_bind(f.status.clone())
+                        .push_bind(f.fixed_version.clone())
+                        .push_bind(f.advisory.clone());
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(c).await?.rows_affected()
+            });
+        }
+        Ok(n)
+    }
+
     /// Records the import and commits everything written through this transaction.
     pub async fn commit(mut self, log: &ImportLog) -> Result<()> {
         const SQL: &str = "INSERT INTO feed_imports (feed, path, file_sha256, data_date, started_at, \
@@ -447,6 +491,18 @@ struct RecordRow {
     refs: String,
     cpe_matches: String,
     affected: String,
+}
+
+#[derive(FromRow)]
+struct DistroRow {
+    distro: String,
+    release: String,
+    collection: String,
+    package: String,
+    vuln_id: String,
+    status: String,
+    fixed_version: Option<String>,
+    advisory: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -567,6 +623,16 @@ impl Store {
         .fetch_all(p)
         .await?
         });
+        let distro: Vec<DistroRow> = with_pool!(self, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
+                 FROM distro_fixes WHERE vuln_id IN ({list}) ORDER BY distro, release, package, collection"
+            )));
+            for i in &ids {
+                q = q.bind(i.as_str());
+            }
+            q.fetch_all(p).await?
+        });
         let summary: Option<Option<String>> = with_pool!(self, |p| sqlx::query_scalar(
             "SELECT summary FROM vulnerabilities WHERE id = $1"
         )
@@ -586,6 +652,7 @@ impl Store {
             && kev.is_none()
             && certfr.is_empty()
             && exploits.is_empty()
+            && distro.is_empty()
         {
             return Ok(None);
         }
@@ -682,6 +749,21 @@ impl Store {
                             "record cpe_matches",
                         )?,
                         affected: from_json(&r.affected, "record affected")?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            distro_fixes: distro
+                .into_iter()
+                .map(|d| {
+                    Ok(DistroFix {
+                        distro: d.distro,
+                        release: d.release,
+                        collection: d.collection,
+                        package: d.package,
+                        vuln_id: parse(&d.vuln_id, "distro fix vuln_id")?,
+                        status: d.status,
+                        fixed_version: d.fixed_version,
+                        advisory: d.advisory,
                     })
                 })
                 .collect::<Result<_>>()?,
