@@ -115,10 +115,10 @@ fn debian_release(codename: &str) -> String {
 
 /// Parses a Debian security tracker `DSA/list` or `DLA/list`:
 ///
-/// ```text
+/// ```text (lines after the header start with a tab)
 /// [29 Mar 2023] DSA-5380-1 xorg-server - security update
-/// 	{CVE-2023-1393}
-/// 	[bullseye] - xorg-server 2:1.20.11-1+deb11u6
+///     {CVE-2023-1393}
+///     [bullseye] - xorg-server 2:1.20.11-1+deb11u6
 /// ```
 ///
 /// An entry without CVEs (a regression update) says nothing about vulnerabilities and is
