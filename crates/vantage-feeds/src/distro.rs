@@ -113,9 +113,10 @@ fn debian_release(codename: &str) -> String {
     .to_string()
 }
 
-/// Parses a Debian security tracker `DSA/list` or `DLA/list`:
+/// Parses a Debian security tracker `DSA/list` or `DLA/list` (lines after an entry's header
+/// start with a tab):
 ///
-/// ```text (lines after the header start with a tab)
+/// ```text
 /// [29 Mar 2023] DSA-5380-1 xorg-server - security update
 ///     {CVE-2023-1393}
 ///     [bullseye] - xorg-server 2:1.20.11-1+deb11u6
