@@ -82,11 +82,31 @@ struct FeedStatus {
     data_date: Option<String>,
     imported_at: String,
     records: i64,
+    age_days: i64,
+    stale: bool,
+}
+
+/// Days after which a source is stale: EPSS changes daily, KEV and the CVE feeds weekly.
+fn stale_after_days(feed: &str) -> i64 {
+    match feed {
+        "epss" => 2,
+        "kev" | "nvd" | "cve5" | "osv" | "alpine-secdb" | "debian-list" => 7,
+        "certfr" => 14,
+        _ => 30,
+    }
 }
 
 impl Row for FeedStatus {
     fn headers() -> &'static [&'static str] {
-        &["feed", "last_file", "data_date", "imported_at", "records"]
+        &[
+            "feed",
+            "last_file",
+            "data_date",
+            "imported_at",
+            "records",
+            "age_days",
+            "stale",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         vec![
@@ -95,6 +115,12 @@ impl Row for FeedStatus {
             opt(&self.data_date),
             self.imported_at.clone(),
             self.records.to_string(),
+            self.age_days.to_string(),
+            if self.stale {
+                "STALE".into()
+            } else {
+                "ok".into()
+            },
         ]
     }
 }
@@ -157,21 +183,33 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
         FeedsCommand::Status(format) => {
             let app = super::open(config).await?;
             let mut printer = Printer::new::<FeedStatus>(format.format, std::io::stdout().lock());
+            let now = time::OffsetDateTime::now_utc();
+            let mut stale = Vec::new();
             for (feed, path, data_date, finished, records) in app.store.feed_status().await? {
-                let imported_at = time::OffsetDateTime::from_unix_timestamp(finished)
-                    .ok()
-                    .and_then(|t| {
-                        t.format(&time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
+                let at = time::OffsetDateTime::from_unix_timestamp(finished).unwrap_or(now);
+                let imported_at = at
+                    .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
+                let age_days = (now - at).whole_days();
+                let is_stale = age_days > stale_after_days(&feed);
+                if is_stale {
+                    stale.push(format!("{feed} ({age_days} days)"));
+                }
                 printer.row(&FeedStatus {
                     feed,
                     last_file: path,
                     data_date,
                     imported_at,
                     records,
+                    age_days,
+                    stale: is_stale,
                 })?;
+            }
+            if !stale.is_empty() {
+                tracing::warn!(
+                    "stale sources: {}; import newer files (`vantage feeds import`)",
+                    stale.join(", ")
+                );
             }
             printer.finish()?;
             app.store.close().await;
