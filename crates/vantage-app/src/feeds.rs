@@ -238,6 +238,23 @@ impl App {
         Ok(report)
     }
 
+    /// Searches the knowledge base. `cursor` is the `next_cursor` of the previous page.
+    pub async fn search_vulnerabilities(
+        &self,
+        mut filter: vantage_domain::VulnFilter,
+        cursor: Option<&str>,
+    ) -> Result<vantage_domain::Page<vantage_domain::VulnSummary>, AppError> {
+        if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+            filter.after = Some(c.parse().map_err(|_| {
+                AppError::Invalid(format!("`{c}` is not a cursor returned by this server"))
+            })?);
+        }
+        if filter.epss_min.is_some_and(|e| !(0.0..=1.0).contains(&e)) {
+            return Err(AppError::Invalid("epss_min must be between 0 and 1".into()));
+        }
+        Ok(self.store.list_vulnerabilities(&filter).await?)
+    }
+
     /// The encyclopedia entry of a vulnerability.
     pub async fn vulnerability(&self, id: &str) -> Result<VulnerabilityView, AppError> {
         let id: VulnId = id

@@ -47,6 +47,18 @@ both_backends! {
         assert_eq!(e.model_version, None);
         assert_eq!(v.epss_history[1].model_version.as_deref(), Some("v2025.03.14"));
         assert_eq!(v.records.len(), 2);
+
+        use vantage_domain::VulnFilter;
+        let app = &app;
+        let search = |f: VulnFilter| async move { app.search_vulnerabilities(VulnFilter { limit: 10, ..f }, None).await.unwrap().items };
+        let hit = search(VulnFilter { epss_min: Some(0.25), ..Default::default() }).await;
+        assert_eq!((hit.len(), hit[0].epss), (1, Some(0.25)), "the latest EPSS score counts");
+        assert!(search(VulnFilter { epss_min: Some(0.26), ..Default::default() }).await.is_empty());
+        let page = app.search_vulnerabilities(VulnFilter { limit: 1, ..Default::default() }, None).await.unwrap();
+        assert_eq!(page.items[0].id.as_str(), "CVE-2030-0001");
+        let next = app.search_vulnerabilities(VulnFilter { limit: 1, ..Default::default() }, page.next_cursor.as_deref()).await.unwrap();
+        assert_eq!((next.items[0].id.as_str(), next.next_cursor), ("CVE-2030-0002", None));
+        assert!(app.search_vulnerabilities(VulnFilter::default(), Some("not a cursor")).await.is_err());
     }
 
     async fn newer_records_replace_older_ones_never_the_reverse(db) {

@@ -274,3 +274,39 @@ impl std::ops::AddAssign for ImportCounts {
         self.unchanged += o.unchanged;
     }
 }
+
+/// One row of the vulnerability search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VulnSummary {
+    /// The id.
+    pub id: VulnId,
+    /// Preferred description.
+    pub summary: Option<String>,
+    /// Publication date.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published: Option<OffsetDateTime>,
+    /// Whether CISA lists it as known exploited.
+    pub kev: bool,
+    /// Latest EPSS score.
+    pub epss: Option<f64>,
+}
+
+/// Filters of the vulnerability search; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VulnFilter {
+    /// Id prefix (`CVE-2024-`) or words of the description (case-insensitive).
+    pub text: Option<String>,
+    /// Only CVEs in the KEV catalogue.
+    pub kev_only: bool,
+    /// Only CVEs whose latest EPSS score is at least this.
+    pub epss_min: Option<f64>,
+    /// Published on or after.
+    pub published_from: Option<OffsetDateTime>,
+    /// Published before.
+    pub published_to: Option<OffsetDateTime>,
+    /// Page size.
+    pub limit: u32,
+    /// Id of the last row of the previous page.
+    pub after: Option<VulnId>,
+}

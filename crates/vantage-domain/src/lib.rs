@@ -39,7 +39,7 @@ pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId,
 pub use job::{Job, JobKind, JobStatus};
 pub use knowledge::{
     AffectedPackage, CpeMatch, DistroFix, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
-    SsvcDecision, VersionRange, VulnRecord, VulnerabilityView,
+    SsvcDecision, VersionRange, VulnFilter, VulnRecord, VulnSummary, VulnerabilityView,
 };
 pub use package::{Ecosystem, Package};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};

@@ -222,12 +222,23 @@ both_backends! {
         let api = Api::new(&db).await;
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("nvd.jsonl");
-        std::fs::write(&f, "{\"cve\":{\"id\":\"CVE-2030-0009\",\"lastModified\":\"2030-01-01T00:00:00\",\"descriptions\":[{\"lang\":\"en\",\"value\":\"Demo.\"}],\"metrics\":{\"cvssMetricV31\":[{\"source\":\"nvd@nist.gov\",\"type\":\"Primary\",\"cvssData\":{\"version\":\"3.1\",\"vectorString\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\",\"baseScore\":9.8}}]}}}\n").unwrap();
+        std::fs::write(&f, "{\"cve\":{\"id\":\"CVE-2030-0009\",\"published\":\"2030-01-01T00:00:00\",\"lastModified\":\"2030-01-01T00:00:00\",\"descriptions\":[{\"lang\":\"en\",\"value\":\"Demo.\"}],\"metrics\":{\"cvssMetricV31\":[{\"source\":\"nvd@nist.gov\",\"type\":\"Primary\",\"cvssData\":{\"version\":\"3.1\",\"vectorString\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\",\"baseScore\":9.8}}]}}}\n").unwrap();
         api.app.import_feed(&f, &Default::default()).await.unwrap();
         let (s, b) = api.get("/api/v1/vulnerabilities/cve-2030-0009").await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!((b["id"].as_str(), b["cvss"][0]["source"].as_str(), b["cvss"][0]["feed"].as_str()), (Some("CVE-2030-0009"), Some("nvd@nist.gov"), Some("nvd")));
         assert_eq!(api.get("/api/v1/vulnerabilities/CVE-2030-0010").await.0, StatusCode::NOT_FOUND);
+        let (s, b) = api.get("/api/v1/vulnerabilities?q=cve-2030&published_to=2031-01-01").await;
+        assert_eq!((s, b["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{b}");
+        assert_eq!((b["items"][0]["kev"].as_bool(), b["items"][0]["epss"].is_null()), (Some(false), true));
+        let (_, b) = api.get("/api/v1/vulnerabilities?q=demo").await;
+        assert_eq!(b["items"][0]["id"], "CVE-2030-0009", "text search in the description");
+        for q in ["kev=true", "epss_min=0.5", "published_from=2031-01-01"] {
+            let (_, b) = api.get(&format!("/api/v1/vulnerabilities?{q}")).await;
+            assert_eq!(b["items"].as_array().map(Vec::len), Some(0), "{q}: {b}");
+        }
+        assert_eq!(api.get("/api/v1/vulnerabilities?epss_min=2").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(api.get("/api/v1/vulnerabilities?published_from=yesterday").await.0, StatusCode::BAD_REQUEST);
         assert_eq!(api.get("/api/v1/vulnerabilities/nonsense").await.0, StatusCode::BAD_REQUEST);
     }
 

@@ -8,7 +8,8 @@ use sqlx::{FromRow, QueryBuilder};
 use time::{Date, OffsetDateTime};
 use vantage_domain::{
     CertFrAlert, CpeMatch, CvssVector, DistroFix, EpssScore, Exploit, FeedCvss, FeedKind,
-    FeedRecord, ImportCounts, KevEntry, SsvcDecision, VulnId, VulnRecord, VulnerabilityView,
+    FeedRecord, ImportCounts, KevEntry, SsvcDecision, VulnFilter, VulnId, VulnRecord, VulnSummary,
+    VulnerabilityView,
 };
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
@@ -769,6 +770,77 @@ impl Store {
                 .collect::<Result<_>>()?,
             open_findings,
         }))
+    }
+
+    /// Searches the merged vulnerabilities, ordered by id, keyset-paginated.
+    pub async fn list_vulnerabilities(
+        &self,
+        f: &VulnFilter,
+    ) -> Result<vantage_domain::Page<VulnSummary>> {
+        use crate::sql::{Arg, Sql, bind_args};
+        let limit = vantage_domain::query::page_size(Some(f.limit));
+        let mut q = Sql::new(
+            "SELECT v.id, v.summary, v.published, \
+               EXISTS (SELECT 1 FROM kev_entries k WHERE k.cve = v.id) AS kev, \
+               (SELECT e.score FROM epss_scores e WHERE e.cve = v.id ORDER BY e.day DESC LIMIT 1) AS epss \
+             FROM vulnerabilities v WHERE 1 = 1",
+        );
+        if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let t = t.to_lowercase().replace(['%', '_'], "");
+            q.push(" AND (LOWER(v.id) LIKE ")
+                .bind(Arg::Text(format!("{t}%")));
+            q.push(" OR LOWER(v.summary) LIKE ")
+                .bind(Arg::Text(format!("%{t}%")))
+                .push(")");
+        }
+        if f.kev_only {
+            q.push(" AND EXISTS (SELECT 1 FROM kev_entries k WHERE k.cve = v.id)");
+        }
+        if let Some(min) = f.epss_min {
+            // Scores are stored with nine decimals: compare in millionths, as integers, on both backends.
+            let micros = (min.clamp(0.0, 1.0) * 1_000_000.0).round() as i64;
+            q.push(" AND (SELECT CAST(ROUND(e.score * 1000000) AS BIGINT) FROM epss_scores e WHERE e.cve = v.id \
+                     ORDER BY e.day DESC LIMIT 1) >= ").bind(Arg::I64(micros));
+        }
+        if let Some(from) = f.published_from {
+            q.push(" AND v.published >= ").bind(Arg::I64(ts(from)));
+        }
+        if let Some(to) = f.published_to {
+            q.push(" AND v.published < ").bind(Arg::I64(ts(to)));
+        }
+        if let Some(after) = &f.after {
+            q.push(" AND v.id > ")
+                .bind(Arg::Text(after.as_str().to_string()));
+        }
+        q.push(&format!(" ORDER BY v.id LIMIT {}", limit + 1));
+        let mut rows: Vec<(String, Option<String>, Option<i64>, bool, Option<f64>)> =
+            with_pool!(self, |p| {
+                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), &q.args)
+                    .fetch_all(p)
+                    .await?
+            });
+        let next = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.0.clone())
+        } else {
+            None
+        };
+        let items = rows
+            .into_iter()
+            .map(|(id, summary, published, kev, epss)| {
+                Ok(VulnSummary {
+                    id: parse(&id, "vulnerability id")?,
+                    summary,
+                    published: from_opt_ts(published, "published")?,
+                    kev,
+                    epss,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(vantage_domain::Page {
+            items,
+            next_cursor: next,
+        })
     }
 
     /// Per feed: the last completed import, and the number of imports.

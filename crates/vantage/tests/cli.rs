@@ -586,6 +586,12 @@ fn feeds_import_and_the_encyclopedia() {
 
     let o = run(&["--data-dir", d, "feeds", "status", "--format", "csv"]);
     let csv = text(&o.stdout);
-    assert!(csv.starts_with("feed,last_file,data_date,imported_at,records,age_days,stale\n"), "{csv}");
-    assert!(csv.contains("nvd,") && csv.contains("cve5,") && csv.contains(",0,ok\n"), "{csv}");
+    assert!(
+        csv.starts_with("feed,last_file,data_date,imported_at,records,age_days,stale\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("nvd,") && csv.contains("cve5,") && csv.contains(",0,ok\n"),
+        "{csv}"
+    );
 }

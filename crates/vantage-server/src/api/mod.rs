@@ -62,6 +62,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(findings::get_finding))
         .routes(routes!(scopes::list_scopes))
         .routes(routes!(vulnerabilities::get_vulnerability))
+        .routes(routes!(vulnerabilities::list_vulnerabilities))
 }
 
 fn public() -> OpenApiRouter<AppState> {
