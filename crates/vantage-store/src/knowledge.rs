@@ -495,6 +495,15 @@ struct RecordRow {
 }
 
 #[derive(FromRow)]
+struct SummaryRow {
+    id: String,
+    summary: Option<String>,
+    published: Option<i64>,
+    kev: bool,
+    epss: Option<f64>,
+}
+
+#[derive(FromRow)]
 struct DistroRow {
     distro: String,
     release: String,
@@ -813,27 +822,26 @@ impl Store {
                 .bind(Arg::Text(after.as_str().to_string()));
         }
         q.push(&format!(" ORDER BY v.id LIMIT {}", limit + 1));
-        let mut rows: Vec<(String, Option<String>, Option<i64>, bool, Option<f64>)> =
-            with_pool!(self, |p| {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), &q.args)
-                    .fetch_all(p)
-                    .await?
-            });
+        let mut rows: Vec<SummaryRow> = with_pool!(self, |p| {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), &q.args)
+                .fetch_all(p)
+                .await?
+        });
         let next = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
-            rows.last().map(|r| r.0.clone())
+            rows.last().map(|r| r.id.clone())
         } else {
             None
         };
         let items = rows
             .into_iter()
-            .map(|(id, summary, published, kev, epss)| {
+            .map(|r| {
                 Ok(VulnSummary {
-                    id: parse(&id, "vulnerability id")?,
-                    summary,
-                    published: from_opt_ts(published, "published")?,
-                    kev,
-                    epss,
+                    id: parse(&r.id, "vulnerability id")?,
+                    summary: r.summary,
+                    published: from_opt_ts(r.published, "published")?,
+                    kev: r.kev,
+                    epss: r.epss,
                 })
             })
             .collect::<Result<_>>()?;
