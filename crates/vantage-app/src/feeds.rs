@@ -183,7 +183,21 @@ impl App {
                 let kev = blocking(move || vantage_feeds::parse_kev(&p)).await?;
                 report.data_date = kev.version.clone();
                 report.counts.records = kev.entries.len() as u64;
-                report.counts.new = tx.kev(&kev.entries).await?;
+                // Catalogue versions are dates (`2026.07.23`): an older catalogue never replaces
+                // a newer one, whatever the order the files are imported in.
+                let stored = tx.kev_version().await?;
+                match (&kev.version, &stored) {
+                    (Some(new), Some(old)) if new < old => {
+                        report.counts.unchanged = report.counts.records;
+                        report.skipped.push(format!(
+                            "catalogue {new} is older than the stored {old}: not applied"
+                        ));
+                    }
+                    _ => {
+                        report.counts.new =
+                            tx.kev_catalog(kev.version.as_deref(), &kev.entries).await?
+                    }
+                }
             }
             FeedKind::CertFr => {
                 let alerts = blocking(move || vantage_feeds::parse_certfr(&p)).await?;

@@ -144,8 +144,10 @@ both_backends! {
         let kev = app.import_feed(&real("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), &o).await.unwrap();
         assert_eq!((kev.counts.records, kev.data_date.as_deref()), (1653, Some("2026.07.23")));
         let old = app.import_feed(&real("kev/known_exploited_vulnerabilities-2025-08-25.json.gz"), &o).await.unwrap();
-        assert_eq!(old.counts.records, 1404, "a complete catalogue replaces the previous one");
-        app.import_feed(&real("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), &ImportOptions { force: true, ..o.clone() }).await.unwrap();
+        assert_eq!((old.counts.records, old.counts.new, old.counts.unchanged), (1404, 0, 1404), "an older catalogue is not applied");
+        assert!(old.skipped[0].contains("older than the stored 2026.07.23"), "{:?}", old.skipped);
+        let k = app.vulnerability("CVE-2026-16232").await.unwrap().kev;
+        assert!(k.is_some(), "the 2026 catalogue is still in place");
         app.import_feed(&real("certfr/cert-fr-ale_with_cves.json"), &o).await.unwrap();
         let x = app.import_feed(&real("exploits/pyexploitdb-cveToEdbid.json.gz"), &o).await.unwrap();
         assert_eq!((x.counts.records, x.skipped.len()), (29_559, 22));

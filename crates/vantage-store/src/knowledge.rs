@@ -323,6 +323,32 @@ impl ImportTx {
         Ok(n)
     }
 
+    /// The stored KEV catalogue version (`2026.07.23`), if any.
+    pub async fn kev_version(&mut self) -> Result<Option<String>> {
+        const SQL: &str = "SELECT value FROM settings WHERE key = 'kev.catalog_version'";
+        Ok(with_tx!(self, |c| sqlx::query_scalar(SQL)
+            .fetch_optional(c)
+            .await?))
+    }
+
+    /// Replaces the KEV catalogue with a complete one of the given version.
+    pub async fn kev_catalog(
+        &mut self,
+        version: Option<&str>,
+        entries: &[KevEntry],
+    ) -> Result<u64> {
+        if let Some(v) = version {
+            const SQL: &str = "INSERT INTO settings (key, value) VALUES ('kev.catalog_version', $1) \
+                               ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+            with_tx!(self, |c| sqlx::query(SQL)
+                .bind(v)
+                .execute(c)
+                .await?
+                .rows_affected());
+        }
+        self.kev(entries).await
+    }
+
     /// Replaces the KEV catalogue with a complete one.
     pub async fn kev(&mut self, entries: &[KevEntry]) -> Result<u64> {
         with_tx!(self, |c| sqlx::query("DELETE FROM kev_entries")

@@ -174,10 +174,18 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             match failures.len() {
                 0 => Ok(()),
                 1 if files.len() == 1 => Err(failures.remove(0).into()),
-                n => Err(anyhow::Error::new(failures.remove(0)).context(format!(
-                    "{n} of {} files failed (reported above); the others were imported",
-                    files.len()
-                ))),
+                n => {
+                    let msg = format!(
+                        "{n} of {} files failed (reported above); the others were imported",
+                        files.len()
+                    );
+                    // The exit code follows the first failure: bad input (2) or a failure (1).
+                    if failures[0].is_bad_input() {
+                        Err(AppError::Invalid(msg).into())
+                    } else {
+                        Err(anyhow::anyhow!(msg))
+                    }
+                }
             }
         }
         FeedsCommand::Status(format) => {
