@@ -1,15 +1,14 @@
 //! CVE JSON 5.x records (cvelistV5, CISA vulnrichment), one per line: the CNA container's
 //! description, CWEs, references and CVSS, and every ADP container's CVSS and SSVC decision.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
 use vantage_domain::{CvssVector, CvssVersion, FeedKind, SsvcDecision, VulnId, VulnRecord};
 
 use crate::error::FeedError;
-use crate::util::{check_vector, digest, instant};
+use crate::util::{check_vector, instant};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -209,15 +208,17 @@ impl Record {
 
 /// Streams CVE 5 records from JSON lines.
 pub struct Cve5Reader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line_no: u64,
-    buf: String,
-    known: std::collections::HashMap<String, String>,
-    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    lines: crate::input::Lines,
 }
 
 impl Cve5Reader {
+    /// Reads `path` (plain or gzip).
+    pub fn open(path: &Path) -> Result<Self, FeedError> {
+        Ok(Cve5Reader {
+            lines: crate::input::Lines::open(path, r#""cveId":""#)?,
+        })
+    }
+
     /// Skips, without parsing them, lines whose digest equals the one stored for their id
     /// (`known`: id → digest), counting them in `skipped`.
     pub fn skip_known(
@@ -225,62 +226,20 @@ impl Cve5Reader {
         known: std::collections::HashMap<String, String>,
         skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Self {
-        self.known = known;
-        self.skipped = skipped;
+        self.lines.skip_known(known, skipped);
         self
     }
 
-    /// Reads `path` (plain or gzip).
-    pub fn open(path: &Path) -> Result<Self, FeedError> {
-        Ok(Cve5Reader {
-            path: path.to_path_buf(),
-            input: crate::input::open(path)?,
-            line_no: 0,
-            buf: String::new(),
-            known: Default::default(),
-            skipped: Default::default(),
-        })
-    }
-
     fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
-        loop {
-            self.buf.clear();
-            self.line_no += 1;
-            let n = self
-                .input
-                .read_line(&mut self.buf)
-                .map_err(|source| FeedError::Io {
-                    path: self.path.clone(),
-                    what: format!("line {}", self.line_no),
-                    source,
-                })?;
-            if n == 0 {
-                return Ok(None);
-            }
-            let text = self.buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let hash = digest(text.as_bytes());
-            if let Some(id) = crate::util::quick_field(text, r#""cveId":""#)
-                && self.known.get(id) == Some(&hash)
-            {
-                self.skipped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                continue;
-            }
-            let line_no = self.line_no;
-            let rec: Record = serde_json::from_str(text).map_err(|e| {
-                FeedError::record(
-                    &self.path,
-                    format!("line {line_no}, column {}", e.column()),
-                    e.to_string(),
-                )
-            })?;
-            let loc = move |f: &str| format!("line {line_no}, field {f}");
-            let path = self.path.clone();
-            return rec.into_record(hash, &loc, &path).map(Some);
-        }
+        let Some(line) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let rec: Record =
+            serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
+        let no = line.no;
+        let loc = move |f: &str| format!("line {no}, field {f}");
+        rec.into_record(line.digest, &loc, &self.lines.path)
+            .map(Some)
     }
 }
 

@@ -2,8 +2,7 @@
 //! `cve,epss,percentile`, then one row per CVE. The score date comes from that first line, else
 //! from a `YYYY-MM-DD` in the file name.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use time::Date;
 use vantage_domain::{EpssScore, VulnId};
@@ -22,10 +21,7 @@ pub struct EpssFile {
 
 /// Streams the rows of an EPSS file.
 pub struct EpssReader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line_no: u64,
-    buf: String,
+    lines: crate::input::Lines,
     /// The file's date and model.
     pub file: EpssFile,
 }
@@ -42,28 +38,18 @@ fn date_in_name(path: &Path) -> Option<Date> {
 impl EpssReader {
     /// Opens `path`, reads its comment and header lines. `date` overrides the file's date.
     pub fn open(path: &Path, date_override: Option<Date>) -> Result<Self, FeedError> {
-        let mut input = crate::input::open(path)?;
-        let mut buf = String::new();
-        let mut line_no = 0;
+        let mut lines = crate::input::Lines::open(path, "")?;
         let mut model_version = None;
         let mut header_date = None;
         loop {
-            buf.clear();
-            line_no += 1;
-            let n = input.read_line(&mut buf).map_err(|source| FeedError::Io {
-                path: path.to_path_buf(),
-                what: format!("line {line_no}"),
-                source,
-            })?;
-            if n == 0 {
+            let Some(line) = lines.next_line()? else {
                 return Err(FeedError::record(
                     path,
-                    format!("line {line_no}"),
+                    "end of file",
                     "no `cve,epss,percentile` header: not an EPSS file",
                 ));
-            }
-            let line = buf.trim();
-            if let Some(meta) = line.strip_prefix('#') {
+            };
+            if let Some(meta) = line.text.strip_prefix('#') {
                 for kv in meta.split(',') {
                     match kv.split_once(':') {
                         Some(("model_version", v)) => model_version = Some(v.trim().to_string()),
@@ -73,15 +59,15 @@ impl EpssReader {
                 }
                 continue;
             }
-            if line.eq_ignore_ascii_case("cve,epss,percentile") {
+            if line.text.eq_ignore_ascii_case("cve,epss,percentile") {
                 break;
             }
             return Err(FeedError::record(
                 path,
-                format!("line {line_no}"),
+                format!("line {}", line.no),
                 format!(
                     "expected the header `cve,epss,percentile`, found `{}`",
-                    line.chars().take(60).collect::<String>()
+                    line.text.chars().take(60).collect::<String>()
                 ),
             ));
         }
@@ -90,10 +76,7 @@ impl EpssReader {
             message: "cannot tell the score date: no `#…score_date:` line and no YYYY-MM-DD in the file name (pass --date)".into(),
         })?;
         Ok(EpssReader {
-            path: path.to_path_buf(),
-            input,
-            line_no,
-            buf,
+            lines,
             file: EpssFile {
                 date,
                 model_version,
@@ -102,61 +85,49 @@ impl EpssReader {
     }
 
     fn next_row(&mut self) -> Result<Option<EpssScore>, FeedError> {
-        loop {
-            self.buf.clear();
-            self.line_no += 1;
-            let n = self
-                .input
-                .read_line(&mut self.buf)
-                .map_err(|source| FeedError::Io {
-                    path: self.path.clone(),
-                    what: format!("line {}", self.line_no),
-                    source,
-                })?;
-            if n == 0 {
-                return Ok(None);
-            }
-            let line = self.buf.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let at = |field: &str| format!("line {}, field {field}", self.line_no);
-            let mut parts = line.split(',');
-            let (Some(cve), Some(score), Some(pct), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return Err(FeedError::record(
-                    &self.path,
-                    format!("line {}", self.line_no),
-                    format!("expected 3 fields (cve,epss,percentile), found `{line}`"),
-                ));
-            };
-            let cve: VulnId = cve.parse().map_err(|e: vantage_domain::ParseError| {
-                FeedError::record(&self.path, at("cve"), e.to_string())
-            })?;
-            let prob = |v: &str, field: &str| -> Result<f64, FeedError> {
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| (0.0..=1.0).contains(x))
-                    .ok_or_else(|| {
-                        FeedError::record(
-                            &self.path,
-                            at(field),
-                            format!("`{v}` is not a probability between 0 and 1"),
-                        )
-                    })
-            };
-            let score = prob(score, "epss")?;
-            let percentile = prob(pct, "percentile")?;
-            return Ok(Some(EpssScore {
-                cve,
-                date: self.file.date,
-                score,
-                percentile,
-                model_version: self.file.model_version.clone(),
-            }));
-        }
+        let Some(line) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let path = &self.lines.path;
+        let at = |field: &str| format!("line {}, field {field}", line.no);
+        let mut parts = line.text.split(',');
+        let (Some(cve), Some(score), Some(pct), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(FeedError::record(
+                path,
+                format!("line {}", line.no),
+                format!(
+                    "expected 3 fields (cve,epss,percentile), found `{}`",
+                    line.text
+                ),
+            ));
+        };
+        let cve: VulnId = cve.parse().map_err(|e: vantage_domain::ParseError| {
+            FeedError::record(path, at("cve"), e.to_string())
+        })?;
+        let prob = |v: &str, field: &str| -> Result<f64, FeedError> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| (0.0..=1.0).contains(x))
+                .ok_or_else(|| {
+                    FeedError::record(
+                        path,
+                        at(field),
+                        format!("`{v}` is not a probability between 0 and 1"),
+                    )
+                })
+        };
+        let score = prob(score, "epss")?;
+        let percentile = prob(pct, "percentile")?;
+        Ok(Some(EpssScore {
+            cve,
+            date: self.file.date,
+            score,
+            percentile,
+            model_version: self.file.model_version.clone(),
+        }))
     }
 }
 
@@ -171,7 +142,7 @@ impl Iterator for EpssReader {
 mod tests {
     use super::*;
 
-    fn file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    fn file(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(name);
         std::fs::write(&p, text).unwrap();

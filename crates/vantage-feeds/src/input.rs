@@ -53,3 +53,104 @@ pub fn sha256_file(path: &Path) -> Result<String, FeedError> {
     }
     Ok(crate::util::hex(&h.finalize()))
 }
+
+/// Line-by-line reading shared by the line-oriented parsers: counts lines, skips blank ones,
+/// digests each line and, when given the stored digests, skips lines whose record is unchanged
+/// (its id found with `id_key`, e.g. `"id":"`, without parsing the line).
+pub(crate) struct Lines {
+    pub(crate) path: std::path::PathBuf,
+    input: Box<dyn BufRead + Send>,
+    line_no: u64,
+    buf: String,
+    id_key: &'static str,
+    known: std::collections::HashMap<String, String>,
+    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// One line: its number, its text (trimmed) and its digest.
+pub(crate) struct Line {
+    pub(crate) no: u64,
+    pub(crate) text: String,
+    pub(crate) digest: String,
+}
+
+impl Lines {
+    pub(crate) fn open(path: &Path, id_key: &'static str) -> Result<Self, FeedError> {
+        Ok(Lines {
+            path: path.to_path_buf(),
+            input: open(path)?,
+            line_no: 0,
+            buf: String::new(),
+            id_key,
+            known: Default::default(),
+            skipped: Default::default(),
+        })
+    }
+
+    pub(crate) fn skip_known(
+        &mut self,
+        known: std::collections::HashMap<String, String>,
+        skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) {
+        self.known = known;
+        self.skipped = skipped;
+    }
+
+    /// The next line worth parsing, or `None` at the end.
+    pub(crate) fn next_line(&mut self) -> Result<Option<Line>, FeedError> {
+        loop {
+            self.buf.clear();
+            self.line_no += 1;
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(|source| FeedError::Io {
+                    path: self.path.clone(),
+                    what: format!("line {}", self.line_no),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let text = self.buf.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let digest = crate::util::digest(text.as_bytes());
+            if !self.known.is_empty()
+                && let Some(id) = crate::util::quick_field(text, self.id_key)
+                && self.known.get(id) == Some(&digest)
+            {
+                self.skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+            return Ok(Some(Line {
+                no: self.line_no,
+                text: text.to_string(),
+                digest,
+            }));
+        }
+    }
+
+    /// Everything after the current line (for whole-document formats).
+    pub(crate) fn read_rest(&mut self, into: &mut String) -> Result<(), FeedError> {
+        self.input
+            .read_to_string(into)
+            .map(|_| ())
+            .map_err(|source| FeedError::Io {
+                path: self.path.clone(),
+                what: "document".into(),
+                source,
+            })
+    }
+
+    /// A JSON error at a line, located by line and column.
+    pub(crate) fn json_error(&self, line: u64, e: &serde_json::Error) -> FeedError {
+        FeedError::record(
+            &self.path,
+            format!("line {line}, column {}", e.column()),
+            e.to_string(),
+        )
+    }
+}

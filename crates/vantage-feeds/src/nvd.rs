@@ -1,8 +1,7 @@
 //! NVD CVE API 2.0 records: JSON lines of `{"cve": {…}}` (one element of the API's
 //! `vulnerabilities` array each), or whole API pages / 2.0 feed documents.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use vantage_domain::{CpeMatch, CvssVector, CvssVersion, FeedKind, VulnId, VulnRecord};
@@ -203,16 +202,19 @@ impl RawCve {
 
 /// Streams NVD records from JSON lines or from one API page / feed document.
 pub struct NvdReader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line_no: u64,
-    buf: String,
-    known: std::collections::HashMap<String, String>,
-    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    lines: crate::input::Lines,
     page: Option<std::vec::IntoIter<Line>>,
 }
 
 impl NvdReader {
+    /// Reads `path` (plain or gzip).
+    pub fn open(path: &Path) -> Result<Self, FeedError> {
+        Ok(NvdReader {
+            lines: crate::input::Lines::open(path, r#""id":""#)?,
+            page: None,
+        })
+    }
+
     /// Skips, without parsing them, lines whose digest equals the one stored for their id
     /// (`known`: id → digest), counting them in `skipped`.
     pub fn skip_known(
@@ -220,96 +222,48 @@ impl NvdReader {
         known: std::collections::HashMap<String, String>,
         skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Self {
-        self.known = known;
-        self.skipped = skipped;
+        self.lines.skip_known(known, skipped);
         self
     }
 
-    /// Reads `path` (plain or gzip).
-    pub fn open(path: &Path) -> Result<Self, FeedError> {
-        Ok(NvdReader {
-            path: path.to_path_buf(),
-            input: crate::input::open(path)?,
-            line_no: 0,
-            buf: String::new(),
-            known: Default::default(),
-            skipped: Default::default(),
-            page: None,
-        })
-    }
-
     fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
-        loop {
-            if let Some(page) = &mut self.page {
-                let Some(line) = page.next() else {
-                    return Ok(None);
-                };
-                let path = self.path.clone();
-                let id = line.cve.id.clone();
-                // Records of a page are identified by their modification date.
-                let hash = digest(
-                    format!("{id}|{}", line.cve.last_modified.as_deref().unwrap_or("")).as_bytes(),
-                );
-                let loc = move |f: &str| format!("record {id}, field {f}");
-                return line.cve.into_record(hash, &loc, &path).map(Some);
-            }
-            self.buf.clear();
-            self.line_no += 1;
-            let n = self
-                .input
-                .read_line(&mut self.buf)
-                .map_err(|source| FeedError::Io {
-                    path: self.path.clone(),
-                    what: format!("line {}", self.line_no),
-                    source,
-                })?;
-            if n == 0 {
+        if let Some(page) = &mut self.page {
+            let Some(line) = page.next() else {
                 return Ok(None);
-            }
-            let text = self.buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            if self.line_no == 1 && !text.starts_with("{\"cve\"") {
-                // A whole API page or feed document: read the rest and parse it at once.
-                let mut all = std::mem::take(&mut self.buf);
-                self.input
-                    .read_to_string(&mut all)
-                    .map_err(|source| FeedError::Io {
-                        path: self.path.clone(),
-                        what: "document".into(),
-                        source,
-                    })?;
-                let page: Page = serde_json::from_str(&all).map_err(|e| {
-                    FeedError::record(
-                        &self.path,
-                        format!("line {}, column {}", e.line(), e.column()),
-                        e.to_string(),
-                    )
-                })?;
-                self.page = Some(page.vulnerabilities.into_iter());
-                continue;
-            }
-            let hash = digest(text.as_bytes());
-            if let Some(id) = crate::util::quick_field(text, r#""id":""#)
-                && self.known.get(id) == Some(&hash)
-            {
-                self.skipped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                continue;
-            }
-            let line_no = self.line_no;
-            let parsed: Line = serde_json::from_str(text).map_err(|e| {
+            };
+            let id = line.cve.id.clone();
+            // Records of a page are identified by their modification date.
+            let hash = digest(
+                format!("{id}|{}", line.cve.last_modified.as_deref().unwrap_or("")).as_bytes(),
+            );
+            let loc = move |f: &str| format!("record {id}, field {f}");
+            return line.cve.into_record(hash, &loc, &self.lines.path).map(Some);
+        }
+        let Some(line) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        if line.no == 1 && !line.text.starts_with("{\"cve\"") {
+            // A whole API page or feed document: read the rest and parse it at once.
+            let mut all = line.text;
+            self.lines.read_rest(&mut all)?;
+            let page: Page = serde_json::from_str(&all).map_err(|e| {
                 FeedError::record(
-                    &self.path,
-                    format!("line {line_no}, column {}", e.column()),
+                    &self.lines.path,
+                    format!("line {}, column {}", e.line(), e.column()),
                     e.to_string(),
                 )
             })?;
-            let loc = move |f: &str| format!("line {line_no}, field {f}");
-            let path = self.path.clone();
-            return parsed.cve.into_record(hash, &loc, &path).map(Some);
+            self.page = Some(page.vulnerabilities.into_iter());
+            return self.next_record();
         }
+        let parsed: Line =
+            serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
+        let no = line.no;
+        let loc = move |f: &str| format!("line {no}, field {f}");
+        parsed
+            .cve
+            .into_record(line.digest, &loc, &self.lines.path)
+            .map(Some)
     }
 }
 

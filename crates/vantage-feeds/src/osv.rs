@@ -3,10 +3,9 @@
 //! entry, so the encyclopedia shows it with the NVD and CVE 5 records of that CVE.
 
 use std::collections::HashMap;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use serde::Deserialize;
 use vantage_domain::{
@@ -15,7 +14,7 @@ use vantage_domain::{
 };
 
 use crate::error::FeedError;
-use crate::util::{check_vector, digest, instant, quick_field};
+use crate::util::{check_vector, instant};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -195,73 +194,34 @@ impl Raw {
 
 /// Streams OSV records from JSON lines.
 pub struct OsvReader {
-    path: PathBuf,
-    input: Box<dyn BufRead + Send>,
-    line_no: u64,
-    buf: String,
-    known: HashMap<String, String>,
-    skipped: Arc<AtomicU64>,
+    lines: crate::input::Lines,
 }
 
 impl OsvReader {
     /// Reads `path` (plain or gzip).
     pub fn open(path: &Path) -> Result<Self, FeedError> {
         Ok(OsvReader {
-            path: path.to_path_buf(),
-            input: crate::input::open(path)?,
-            line_no: 0,
-            buf: String::new(),
-            known: HashMap::new(),
-            skipped: Arc::default(),
+            lines: crate::input::Lines::open(path, r#""id":""#)?,
         })
     }
 
     /// Skips, without parsing them, lines whose digest equals the one stored for their id,
     /// counting them in `skipped`.
     pub fn skip_known(mut self, known: HashMap<String, String>, skipped: Arc<AtomicU64>) -> Self {
-        self.known = known;
-        self.skipped = skipped;
+        self.lines.skip_known(known, skipped);
         self
     }
 
     fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
-        loop {
-            self.buf.clear();
-            self.line_no += 1;
-            let n = self
-                .input
-                .read_line(&mut self.buf)
-                .map_err(|source| FeedError::Io {
-                    path: self.path.clone(),
-                    what: format!("line {}", self.line_no),
-                    source,
-                })?;
-            if n == 0 {
-                return Ok(None);
-            }
-            let text = self.buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let hash = digest(text.as_bytes());
-            if let Some(id) = quick_field(text, r#""id":""#)
-                && self.known.get(id) == Some(&hash)
-            {
-                self.skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let line_no = self.line_no;
-            let raw: Raw = serde_json::from_str(text).map_err(|e| {
-                FeedError::record(
-                    &self.path,
-                    format!("line {line_no}, column {}", e.column()),
-                    e.to_string(),
-                )
-            })?;
-            let loc = move |f: &str| format!("line {line_no}, field {f}");
-            let path = self.path.clone();
-            return raw.into_record(hash, &loc, &path).map(Some);
-        }
+        let Some(line) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let raw: Raw =
+            serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
+        let no = line.no;
+        let loc = move |f: &str| format!("line {no}, field {f}");
+        raw.into_record(line.digest, &loc, &self.lines.path)
+            .map(Some)
     }
 }
 
