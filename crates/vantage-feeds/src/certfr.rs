@@ -1,6 +1,5 @@
 //! CERT-FR alerts (ALE) with their CVEs: `[{"alert", "published_at", "cves": […], "title"?}]`.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -21,21 +20,7 @@ struct Raw {
 
 /// Parses the alert list into one record per (alert, CVE).
 pub fn parse_certfr(path: &Path) -> Result<Vec<CertFrAlert>, FeedError> {
-    let mut text = String::new();
-    crate::input::open(path)?
-        .read_to_string(&mut text)
-        .map_err(|source| FeedError::Io {
-            path: path.to_path_buf(),
-            what: "document".into(),
-            source,
-        })?;
-    let raw: Vec<Raw> = serde_json::from_str(&text).map_err(|e| {
-        FeedError::record(
-            path,
-            format!("line {}, column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let raw: Vec<Raw> = crate::input::read_json(path)?;
     let mut out = Vec::new();
     for (i, a) in raw.into_iter().enumerate() {
         for c in &a.cves {

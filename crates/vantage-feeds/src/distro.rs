@@ -2,7 +2,7 @@
 //! lists. Both say, per release and source package, which version fixed which CVE — the only
 //! trustworthy verdict for distro packages, which carry backported fixes.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -52,21 +52,7 @@ fn ids_in(entry: &str) -> impl Iterator<Item = VulnId> + '_ {
 /// Parses an Alpine secdb file (`{distroversion, reponame, packages: [{pkg: {name, secfixes}}]}`).
 /// A fix version of `0` means the release was never affected.
 pub fn parse_alpine_secdb(path: &Path) -> Result<DistroFile, FeedError> {
-    let mut text = String::new();
-    crate::input::open(path)?
-        .read_to_string(&mut text)
-        .map_err(|source| FeedError::Io {
-            path: path.to_path_buf(),
-            what: "document".into(),
-            source,
-        })?;
-    let db: Secdb = serde_json::from_str(&text).map_err(|e| {
-        FeedError::record(
-            path,
-            format!("line {}, column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let db: Secdb = crate::input::read_json(path)?;
     let release = db.distroversion.trim_start_matches('v').to_string();
     let collection = format!("{}/{}", db.distroversion, db.reponame);
     let mut fixes = Vec::new();

@@ -154,3 +154,23 @@ impl Lines {
         )
     }
 }
+
+/// Reads a whole JSON document (the small, single-document feeds) into `T`; a syntax or shape
+/// error names the line and column.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, FeedError> {
+    let mut text = String::new();
+    open(path)?
+        .read_to_string(&mut text)
+        .map_err(|source| FeedError::Io {
+            path: path.to_path_buf(),
+            what: "document".into(),
+            source,
+        })?;
+    serde_json::from_str(&text).map_err(|e| {
+        FeedError::record(
+            path,
+            format!("line {}, column {}", e.line(), e.column()),
+            e.to_string(),
+        )
+    })
+}

@@ -1,6 +1,5 @@
 //! The CISA Known Exploited Vulnerabilities catalogue (JSON).
 
-use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -42,21 +41,7 @@ pub struct KevCatalog {
 
 /// Parses a whole KEV catalogue (about 1 MB: read at once).
 pub fn parse_kev(path: &Path) -> Result<KevCatalog, FeedError> {
-    let mut text = String::new();
-    crate::input::open(path)?
-        .read_to_string(&mut text)
-        .map_err(|source| FeedError::Io {
-            path: path.to_path_buf(),
-            what: "document".into(),
-            source,
-        })?;
-    let raw: Raw = serde_json::from_str(&text).map_err(|e| {
-        FeedError::record(
-            path,
-            format!("line {}, column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let raw: Raw = crate::input::read_json(path)?;
     let mut entries = Vec::with_capacity(raw.vulnerabilities.len());
     for (i, e) in raw.vulnerabilities.into_iter().enumerate() {
         let at = |f: &str| format!("vulnerabilities[{i}] ({}), field {f}", e.cve_id);
