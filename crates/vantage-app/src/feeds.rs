@@ -219,11 +219,18 @@ impl App {
                 report.counts.new = tx.distro_fixes(feed, &file.fixes).await?;
                 report.counts.unchanged = report.counts.records - report.counts.new;
             }
+            FeedKind::ExploitDbCsv => {
+                let rows = blocking(move || vantage_feeds::parse_exploitdb_csv(&p)).await?;
+                report.counts.records = rows.len() as u64;
+                report.counts.new = tx
+                    .exploits(vantage_feeds::EXPLOITDB_SOURCE, &rows, false)
+                    .await?;
+            }
             FeedKind::ExploitDb => {
                 let map = blocking(move || vantage_feeds::parse_exploitdb(&p)).await?;
                 report.counts.records = map.exploits.len() as u64;
                 report.counts.new = tx
-                    .exploits(vantage_feeds::EXPLOITDB_SOURCE, &map.exploits)
+                    .exploits(vantage_feeds::EXPLOITDB_SOURCE, &map.exploits, true)
                     .await?;
                 report.skipped = map.skipped;
             }

@@ -156,6 +156,14 @@ both_backends! {
         assert_eq!((k.date_added.to_string(), k.due_date.map(|d| d.to_string())), ("2021-11-03".into(), Some("2022-05-03".into())));
         assert_eq!(v.certfr[0].id, "CERTFR-2020-ALE-025");
         assert_eq!(v.exploits.iter().map(|e| e.source_id.as_str()).collect::<Vec<_>>(), ["47287", "47288"]);
+        // Exploit-DB's CSV enriches the links; a later map import keeps the details.
+        let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vantage-feeds/tests/fixtures/files_exploits.csv");
+        app.import_feed(&csv, &o).await.unwrap();
+        app.import_feed(&real("exploits/pyexploitdb-cveToEdbid.json.gz"), &ImportOptions { force: true, ..o.clone() }).await.unwrap();
+        let v = app.vulnerability("CVE-2018-13379").await.unwrap();
+        let e = &v.exploits[0];
+        assert_eq!((e.source_id.as_str(), e.kind.as_deref(), e.verified), ("47287", Some("webapps"), Some(true)));
+        assert_eq!(v.exploits.len(), 2);
         assert!(app.vulnerability("CVE-1999-99999").await.is_err());
     }
 }

@@ -22,6 +22,8 @@ name_enum! {
         CertFr = "certfr",
         /// Exploit-DB CVE ⇄ EDB-ID map.
         ExploitDb = "exploitdb",
+        /// Exploit-DB's own index, `files_exploits.csv`.
+        ExploitDbCsv = "exploitdb-csv",
         /// OSV advisories (GHSA, PyPI, Go, RustSec …).
         Osv = "osv",
         /// Alpine secdb (per release and repository).

@@ -75,4 +75,14 @@ pub struct Exploit {
     pub source_id: String,
     /// URL when known.
     pub url: Option<String>,
+    /// Title of the exploit, when the source gives one.
+    pub title: Option<String>,
+    /// `remote`, `local`, `webapps`, `dos` …
+    pub kind: Option<String>,
+    /// Target platform (`linux`, `windows`, `hardware` …).
+    pub platform: Option<String>,
+    /// Publication date.
+    pub published: Option<Date>,
+    /// Whether the source verified that it works.
+    pub verified: Option<bool>,
 }

@@ -78,6 +78,8 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
         Some(FeedKind::Nvd)
     } else if compact.starts_with("{\"") && first_line_is_osv(path) {
         Some(FeedKind::Osv)
+    } else if t.starts_with("id,file,description") {
+        Some(FeedKind::ExploitDbCsv)
     } else if compact.starts_with("{\"CVE-")
         || compact.starts_with("{\"cve-")
         || edb_keyed(&compact)

@@ -25,7 +25,7 @@ pub use detect::detect;
 pub use distro::{DistroFile, parse_alpine_secdb, parse_debian_list};
 pub use epss::{EpssFile, EpssReader};
 pub use error::FeedError;
-pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb};
+pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb, parse_exploitdb_csv};
 pub use input::{open, sha256_file};
 pub use kev::{KevCatalog, parse_kev};
 pub use nvd::NvdReader;

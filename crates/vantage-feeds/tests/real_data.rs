@@ -343,3 +343,32 @@ fn distro_security_data() {
     let dla = parse_debian_list(&data("distro/debian-security-tracker/DLA-list.gz")).unwrap();
     assert_eq!((dla.collection.as_str(), dla.fixes.len()), ("DLA", 11_002));
 }
+
+#[test]
+fn exploitdb_csv_index() {
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/files_exploits.csv");
+    assert_eq!(detect(&p).unwrap(), FeedKind::ExploitDbCsv);
+    let rows = parse_exploitdb_csv(&p).unwrap();
+    assert_eq!(rows.len(), 2, "the exploit without a CVE is not linked");
+    let e = &rows[0];
+    assert_eq!(
+        (
+            e.source_id.as_str(),
+            e.kind.as_deref(),
+            e.platform.as_deref(),
+            e.verified
+        ),
+        ("47287", Some("webapps"), Some("hardware"), Some(true))
+    );
+    assert_eq!(
+        e.published.map(|d| d.to_string()).as_deref(),
+        Some("2019-08-17")
+    );
+    assert!(e.title.as_deref().unwrap().starts_with("FortiOS"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("files_exploits.csv");
+    std::fs::write(&bad, "id,file,description,date_published,author,type,platform,port,date_added,date_updated,verified,codes\nx1,a,b,2019-08-17,c,d,e,,,,1,CVE-2018-13379\n").unwrap();
+    let err = parse_exploitdb_csv(&bad).unwrap_err().to_string();
+    assert!(err.contains("line 2, field id"), "{err}");
+}

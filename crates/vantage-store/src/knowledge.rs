@@ -406,27 +406,47 @@ impl ImportTx {
         Ok(n)
     }
 
-    /// Replaces one exploit source's CVE map with a complete one.
-    pub async fn exploits(&mut self, source: &str, exploits: &[Exploit]) -> Result<u64> {
-        with_tx!(self, |c| sqlx::query(
-            "DELETE FROM exploits WHERE source = $1"
-        )
-        .bind(source)
-        .execute(c)
-        .await?
-        .rows_affected());
+    /// Writes exploits of one source. With `complete_map`, the source's bare links (rows
+    /// without details, as CVE maps give them) are replaced by these; detailed rows (from
+    /// Exploit-DB's own CSV) are kept and only enriched, so importing a map never loses them.
+    pub async fn exploits(
+        &mut self,
+        source: &str,
+        exploits: &[Exploit],
+        complete_map: bool,
+    ) -> Result<u64> {
+        if complete_map {
+            const SQL: &str = "DELETE FROM exploits WHERE source = $1 AND title IS NULL";
+            with_tx!(self, |c| sqlx::query(SQL)
+                .bind(source)
+                .execute(c)
+                .await?
+                .rows_affected());
+        }
         let mut n = 0;
         for chunk in exploits.chunks(BATCH) {
             n += with_tx!(self, |c| {
-                let mut qb =
-                    QueryBuilder::new("INSERT INTO exploits (cve, source, source_id, url) ");
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO exploits (cve, source, source_id, url, title, kind, platform, published, verified) ",
+                );
                 qb.push_values(chunk, |mut b, e| {
                     b.push_bind(e.cve.as_str().to_string())
                         .push_bind(e.source.clone())
                         .push_bind(e.source_id.clone())
-                        .push_bind(e.url.clone());
+                        .push_bind(e.url.clone())
+                        .push_bind(e.title.clone())
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.platform.clone())
+                        .push_bind(e.published)
+                        .push_bind(e.verified);
                 });
-                qb.push(" ON CONFLICT DO NOTHING");
+                qb.push(
+                    " ON CONFLICT (cve, source, source_id) DO UPDATE SET \
+                     url = COALESCE(excluded.url, exploits.url), title = COALESCE(excluded.title, exploits.title), \
+                     kind = COALESCE(excluded.kind, exploits.kind), platform = COALESCE(excluded.platform, exploits.platform), \
+                     published = COALESCE(excluded.published, exploits.published), \
+                     verified = COALESCE(excluded.verified, exploits.verified)",
+                );
                 qb.build().execute(c).await?.rows_affected()
             });
         }
@@ -518,6 +538,18 @@ struct RecordRow {
     refs: String,
     cpe_matches: String,
     affected: String,
+}
+
+#[derive(FromRow)]
+struct ExploitRow {
+    source: String,
+    source_id: String,
+    url: Option<String>,
+    title: Option<String>,
+    kind: Option<String>,
+    platform: Option<String>,
+    published: Option<Date>,
+    verified: Option<bool>,
 }
 
 #[derive(FromRow)]
@@ -651,9 +683,10 @@ impl Store {
             .bind(key)
             .fetch_all(p)
             .await?);
-        let exploits: Vec<(String, String, Option<String>)> = with_pool!(self, |p| {
+        let exploits: Vec<ExploitRow> = with_pool!(self, |p| {
             sqlx::query_as(
-            "SELECT source, source_id, url FROM exploits WHERE cve = $1 ORDER BY source, source_id"
+            "SELECT source, source_id, url, title, kind, platform, published, verified FROM exploits \
+             WHERE cve = $1 ORDER BY source, source_id"
         )
         .bind(key)
         .fetch_all(p)
@@ -761,11 +794,16 @@ impl Store {
                 .collect::<Result<_>>()?,
             exploits: exploits
                 .into_iter()
-                .map(|(source, source_id, url)| Exploit {
+                .map(|e| Exploit {
                     cve: id.clone(),
-                    source,
-                    source_id,
-                    url,
+                    source: e.source,
+                    source_id: e.source_id,
+                    url: e.url,
+                    title: e.title,
+                    kind: e.kind,
+                    platform: e.platform,
+                    published: e.published,
+                    verified: e.verified,
                 })
                 .collect(),
             records: records

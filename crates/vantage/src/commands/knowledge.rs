@@ -314,13 +314,30 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
     for a in &v.certfr {
         writeln!(out, "CERT-FR: {} {}", a.id, a.title)?;
     }
-    if !v.exploits.is_empty() {
-        let ids: Vec<String> = v
-            .exploits
-            .iter()
-            .map(|e| format!("{}:{}", e.source, e.source_id))
+    for e in &v.exploits {
+        let mut facts: Vec<String> = [&e.kind, &e.platform]
+            .into_iter()
+            .flatten()
+            .cloned()
             .collect();
-        writeln!(out, "Exploits: {}", ids.join(", "))?;
+        if let Some(d) = e.published {
+            facts.push(d.to_string());
+        }
+        if e.verified == Some(true) {
+            facts.push("verified".into());
+        }
+        let facts = if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", facts.join(", "))
+        };
+        writeln!(
+            out,
+            "Exploit {}:{}{facts} {}",
+            e.source,
+            e.source_id,
+            opt(&e.title)
+        )?;
     }
     for r in &v.records {
         for a in &r.affected {
