@@ -359,10 +359,14 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
         .iter()
         .map(|r| format!("{} ({})", r.feed, r.id))
         .collect();
+    let sources = if feeds.is_empty() {
+        "no vulnerability record yet (threat data only)".to_string()
+    } else {
+        feeds.join(", ")
+    };
     writeln!(
         out,
-        "\nSources: {}; open findings here: {}",
-        feeds.join(", "),
+        "\nSources: {sources}; open findings here: {}",
         v.open_findings
     )?;
     Ok(())
