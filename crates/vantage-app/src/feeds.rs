@@ -167,12 +167,10 @@ impl App {
             }
             FeedKind::Epss => {
                 let date = opts.epss_date;
-                // Open on this side to learn the date before streaming.
-                let q = p.clone();
-                let file = blocking(move || EpssReader::open(&q, date).map(|r| r.file)).await?;
-                report.data_date = Some(file.date.to_string());
-                let mut rx =
-                    spawn_batches(move || Ok(Box::new(EpssReader::open(&p, date)?) as Box<_>));
+                // Opening reads the header (and the score date); the rows stream on the parser thread.
+                let reader = blocking(move || EpssReader::open(&p, date)).await?;
+                report.data_date = Some(reader.file.date.to_string());
+                let mut rx = spawn_batches(move || Ok(Box::new(reader) as Box<_>));
                 while let Some(batch) = rx.recv().await {
                     let batch = batch?;
                     report.counts.records += batch.len() as u64;

@@ -206,46 +206,9 @@ impl Record {
     }
 }
 
-/// Streams CVE 5 records from JSON lines.
-pub struct Cve5Reader {
-    lines: crate::input::Lines,
-}
-
-impl Cve5Reader {
-    /// Reads `path` (plain or gzip).
-    pub fn open(path: &Path) -> Result<Self, FeedError> {
-        Ok(Cve5Reader {
-            lines: crate::input::Lines::open(path, r#""cveId":""#)?,
-        })
-    }
-
-    /// Skips, without parsing them, lines whose digest equals the one stored for their id
-    /// (`known`: id → digest), counting them in `skipped`.
-    pub fn skip_known(
-        mut self,
-        known: std::collections::HashMap<String, String>,
-        skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    ) -> Self {
-        self.lines.skip_known(known, skipped);
-        self
-    }
-
-    fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
-        let Some(line) = self.lines.next_line()? else {
-            return Ok(None);
-        };
-        let rec: Record =
-            serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
-        let no = line.no;
-        let loc = move |f: &str| format!("line {no}, field {f}");
-        rec.into_record(line.digest, &loc, &self.lines.path)
-            .map(Some)
-    }
-}
-
-impl Iterator for Cve5Reader {
-    type Item = Result<VulnRecord, FeedError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_record().transpose()
-    }
-}
+crate::input::json_lines_reader!(
+    /// Streams CVE 5 records from JSON lines.
+    Cve5Reader,
+    Record,
+    r#""cveId":""#
+);

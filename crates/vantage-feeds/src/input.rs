@@ -174,3 +174,49 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
         )
     })
 }
+
+/// Declares a reader of JSON-lines records: one line is one `$raw` record, turned into a
+/// `VulnRecord` by its `into_record(digest, locate, path)`; lines whose id (found with `$id_key`)
+/// and digest match the stored ones are skipped unparsed.
+macro_rules! json_lines_reader {
+    ($(#[$doc:meta])* $name:ident, $raw:ty, $id_key:expr) => {
+        $(#[$doc])*
+        pub struct $name {
+            lines: crate::input::Lines,
+        }
+
+        impl $name {
+            /// Reads `path` (plain or gzip).
+            pub fn open(path: &std::path::Path) -> Result<Self, crate::error::FeedError> {
+                Ok($name { lines: crate::input::Lines::open(path, $id_key)? })
+            }
+
+            /// Skips, without parsing them, lines whose digest equals the one stored for their
+            /// id (`known`: id → digest), counting them in `skipped`.
+            pub fn skip_known(
+                mut self,
+                known: std::collections::HashMap<String, String>,
+                skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+            ) -> Self {
+                self.lines.skip_known(known, skipped);
+                self
+            }
+
+            fn next_record(&mut self) -> Result<Option<vantage_domain::VulnRecord>, crate::error::FeedError> {
+                let Some(line) = self.lines.next_line()? else { return Ok(None) };
+                let raw: $raw = serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
+                let no = line.no;
+                let loc = move |f: &str| format!("line {no}, field {f}");
+                raw.into_record(line.digest, &loc, &self.lines.path).map(Some)
+            }
+        }
+
+        impl Iterator for $name {
+            type Item = Result<vantage_domain::VulnRecord, crate::error::FeedError>;
+            fn next(&mut self) -> Option<Self::Item> {
+                self.next_record().transpose()
+            }
+        }
+    };
+}
+pub(crate) use json_lines_reader;

@@ -2,10 +2,7 @@
 //! JSON document per line. A record keeps its own id; its CVE aliases link it to the CVE's
 //! entry, so the encyclopedia shows it with the NVD and CVE 5 records of that CVE.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use serde::Deserialize;
 use vantage_domain::{
@@ -192,42 +189,9 @@ impl Raw {
     }
 }
 
-/// Streams OSV records from JSON lines.
-pub struct OsvReader {
-    lines: crate::input::Lines,
-}
-
-impl OsvReader {
-    /// Reads `path` (plain or gzip).
-    pub fn open(path: &Path) -> Result<Self, FeedError> {
-        Ok(OsvReader {
-            lines: crate::input::Lines::open(path, r#""id":""#)?,
-        })
-    }
-
-    /// Skips, without parsing them, lines whose digest equals the one stored for their id,
-    /// counting them in `skipped`.
-    pub fn skip_known(mut self, known: HashMap<String, String>, skipped: Arc<AtomicU64>) -> Self {
-        self.lines.skip_known(known, skipped);
-        self
-    }
-
-    fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
-        let Some(line) = self.lines.next_line()? else {
-            return Ok(None);
-        };
-        let raw: Raw =
-            serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
-        let no = line.no;
-        let loc = move |f: &str| format!("line {no}, field {f}");
-        raw.into_record(line.digest, &loc, &self.lines.path)
-            .map(Some)
-    }
-}
-
-impl Iterator for OsvReader {
-    type Item = Result<VulnRecord, FeedError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_record().transpose()
-    }
-}
+crate::input::json_lines_reader!(
+    /// Streams OSV records from JSON lines.
+    OsvReader,
+    Raw,
+    r#""id":""#
+);

@@ -503,7 +503,7 @@ impl ImportTx {
              finished_at, records, new_records, changed, unchanged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         let c = log.counts;
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let finished = ts(self.now.max(OffsetDateTime::now_utc()));
+        let finished = ts(OffsetDateTime::now_utc());
         with_tx!(self, |conn| sqlx::query(SQL)
             .bind(log.feed.as_str())
             .bind(&log.path)
