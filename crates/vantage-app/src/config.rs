@@ -24,6 +24,101 @@ pub struct Config {
     pub server: ServerConfig,
     /// Logging settings.
     pub log: LogConfig,
+    /// Vulnerability feeds: where `feeds sync` downloads from and how often `serve` refreshes.
+    pub feeds: FeedsConfig,
+}
+
+/// Vulnerability feed settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeedsConfig {
+    /// How often `vantage serve` refreshes the feeds: `hourly`, `daily`, `weekly`, `off`, or a
+    /// number of hours.
+    pub refresh: String,
+    /// Sources `feeds sync` fetches when none are named.
+    pub sources: Vec<String>,
+    /// NVD API key (raises the rate limit from 5 to 50 requests per 30 s); also
+    /// `VANTAGE_NVD_API_KEY`.
+    pub nvd_api_key: String,
+    /// Pause between two NVD API requests, milliseconds; 0 means NVD's published limit (6000
+    /// without a key, 600 with one).
+    pub nvd_request_interval_ms: u64,
+    /// Attempts after the first for a failed request (429, 5xx, connection lost).
+    pub retries: u32,
+    /// First wait before a retry, milliseconds; doubles on each attempt (a `Retry-After` header
+    /// wins).
+    pub backoff_ms: u64,
+    /// Longest wait between two attempts, seconds.
+    pub max_backoff_secs: u64,
+    /// Time limit to connect, and between two received chunks, seconds.
+    pub timeout_secs: u64,
+    /// Where each source is downloaded from; point these at a mirror on air-gapped sites.
+    pub endpoints: FeedEndpoints,
+}
+
+/// Download locations, official by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeedEndpoints {
+    /// CISA KEV catalogue (JSON).
+    pub kev: String,
+    /// FIRST EPSS daily scores (CSV, gzip).
+    pub epss: String,
+    /// NVD CVE API 2.0 base URL.
+    pub nvd: String,
+    /// CERT-FR alerts with their CVEs (JSON `[{alert, published_at, cves}]`).
+    pub certfr: String,
+    /// Exploit-DB `files_exploits.csv`.
+    pub exploitdb: String,
+    /// Debian security tracker DSA list.
+    pub debian_dsa: String,
+    /// Debian security tracker DLA list.
+    pub debian_dla: String,
+    /// Alpine secdb base URL (`{base}/{branch}/{main|community}.json`).
+    pub alpine: String,
+    /// Alpine branches to fetch.
+    pub alpine_branches: Vec<String>,
+    /// OSV data dump base URL (`{base}/{ecosystem}/all.zip`).
+    pub osv: String,
+    /// OSV ecosystems to fetch.
+    pub osv_ecosystems: Vec<String>,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            refresh: "daily".into(),
+            sources: crate::sync::SOURCES.iter().map(|s| s.to_string()).collect(),
+            nvd_api_key: String::new(),
+            nvd_request_interval_ms: 0,
+            retries: 5,
+            backoff_ms: 2000,
+            max_backoff_secs: 120,
+            timeout_secs: 60,
+            endpoints: FeedEndpoints::default(),
+        }
+    }
+}
+
+impl Default for FeedEndpoints {
+    fn default() -> Self {
+        let s = |x: &str| x.to_string();
+        FeedEndpoints {
+            kev: s("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"),
+            epss: s("https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"),
+            nvd: s("https://services.nvd.nist.gov/rest/json/cves/2.0"),
+            certfr: s("https://raw.githubusercontent.com/tarraschk/CERTFR-ALE.json/main/cert-fr-ale_with_cves.json"),
+            exploitdb: s("https://gitlab.com/exploit-database/exploitdb/-/raw/main/files_exploits.csv"),
+            debian_dsa: s("https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list"),
+            debian_dla: s("https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list"),
+            alpine: s("https://secdb.alpinelinux.org"),
+            alpine_branches: ["v3.20", "v3.21", "v3.22", "edge"].map(s).to_vec(),
+            osv: s("https://osv-vulnerabilities.storage.googleapis.com"),
+            osv_ecosystems: ["PyPI", "npm", "Go", "crates.io", "Maven", "RubyGems", "NuGet", "Packagist"]
+                .map(s)
+                .to_vec(),
+        }
+    }
 }
 
 /// Database settings.
@@ -73,6 +168,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            feeds: FeedsConfig::default(),
         }
     }
 }
@@ -247,6 +343,8 @@ impl Config {
                     self.server.request_timeout_secs = parse_env(env::REQUEST_TIMEOUT, value)?
                 }
                 env::LOG_LEVEL => self.log.level = value.clone(),
+                env::NVD_API_KEY => self.feeds.nvd_api_key = value.clone(),
+                env::FEEDS_REFRESH => self.feeds.refresh = value.clone(),
                 env::LOG_FORMAT => {
                     self.log.format = match value.to_ascii_lowercase().as_str() {
                         "text" => LogFormat::Text,
@@ -291,11 +389,19 @@ impl Config {
         }
     }
 
-    /// The configuration as TOML, passwords in URLs redacted.
-    pub fn to_toml(&self) -> String {
+    /// A copy safe to show: passwords in URLs and API keys redacted.
+    pub fn redacted(&self) -> Config {
         let mut shown = self.clone();
         shown.database.url = vantage_store::redact_url(&self.database.url);
-        toml::to_string_pretty(&shown).unwrap_or_default()
+        if !shown.feeds.nvd_api_key.is_empty() {
+            shown.feeds.nvd_api_key = "<redacted>".into();
+        }
+        shown
+    }
+
+    /// The configuration as TOML, secrets redacted.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.redacted()).unwrap_or_default()
     }
 }
 

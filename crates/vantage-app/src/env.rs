@@ -20,5 +20,9 @@ pub const REQUEST_TIMEOUT: &str = "VANTAGE_REQUEST_TIMEOUT_SECS";
 pub const LOG_LEVEL: &str = "VANTAGE_LOG_LEVEL";
 /// Log format (`text` or `json`).
 pub const LOG_FORMAT: &str = "VANTAGE_LOG_FORMAT";
+/// NVD API key.
+pub const NVD_API_KEY: &str = "VANTAGE_NVD_API_KEY";
+/// Feed refresh period in `serve`.
+pub const FEEDS_REFRESH: &str = "VANTAGE_FEEDS_REFRESH";
 /// Variables read elsewhere (not configuration keys) that are not unknown.
 pub const KNOWN_OTHER: &[&str] = &[CONFIG];

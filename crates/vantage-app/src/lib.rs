@@ -11,6 +11,7 @@ pub mod env;
 pub mod feeds;
 pub mod queries;
 pub mod seed;
+pub mod sync;
 
 mod app;
 mod error;

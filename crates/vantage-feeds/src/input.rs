@@ -1,4 +1,6 @@
-//! Opening feed files: plain or gzip (recognised by its magic bytes), buffered, and digested.
+//! Opening feed files: plain, gzip or zip (recognised by their magic bytes), buffered, and
+//! digested. A zip archive (OSV's per-ecosystem `all.zip`) reads as JSON lines: each member
+//! becomes one line, its line breaks (whitespace between JSON tokens) turned into spaces.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -26,8 +28,65 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, FeedError> {
             1 << 16,
             MultiGzDecoder::new(file),
         )))
+    } else if head.starts_with(b"PK\x03\x04") {
+        let archive = zip::ZipArchive::new(file.into_inner()).map_err(|e| {
+            FeedError::record(path, "zip archive", format!("not a readable zip archive: {e}"))
+        })?;
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            ZipLines {
+                path: path.to_path_buf(),
+                archive,
+                next: 0,
+                member: Vec::new(),
+                pos: 0,
+            },
+        )))
     } else {
         Ok(Box::new(file))
+    }
+}
+
+/// The members of a zip archive, one per line (see the module documentation).
+struct ZipLines {
+    path: std::path::PathBuf,
+    archive: zip::ZipArchive<File>,
+    next: usize,
+    member: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ZipLines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.member.len() {
+            if self.next == self.archive.len() {
+                return Ok(0);
+            }
+            let mut entry = self.archive.by_index(self.next).map_err(|e| {
+                std::io::Error::other(format!(
+                    "{}: zip member {}: {e}",
+                    self.path.display(),
+                    self.next + 1
+                ))
+            })?;
+            self.next += 1;
+            self.member.clear();
+            self.pos = 0;
+            if entry.is_dir() {
+                continue;
+            }
+            entry.read_to_end(&mut self.member)?;
+            for b in &mut self.member {
+                if *b == b'\n' || *b == b'\r' {
+                    *b = b' ';
+                }
+            }
+            self.member.push(b'\n');
+        }
+        let n = buf.len().min(self.member.len() - self.pos);
+        buf[..n].copy_from_slice(&self.member[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

@@ -372,3 +372,53 @@ fn exploitdb_csv_index() {
     let err = parse_exploitdb_csv(&bad).unwrap_err().to_string();
     assert!(err.contains("line 2, field id"), "{err}");
 }
+
+/// OSV publishes each ecosystem as `all.zip`, one pretty-printed JSON file per advisory: the
+/// archive reads like the JSON-lines file it was built from, and is recognised as OSV.
+#[test]
+fn osv_zip_archive_reads_like_json_lines() {
+    use std::io::BufRead;
+    let src = data("advisories/rustsec-osv.jsonl.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("all.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let input = std::io::BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&src).unwrap(),
+    ));
+    let mut expected = Vec::new();
+    for line in input.lines().take(300) {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let id = v["id"].as_str().unwrap().to_string();
+        w.start_file(format!("{id}.json"), opts).unwrap();
+        // Pretty-printed, with a multi-line string escaped inside as OSV files have.
+        w.write_all(serde_json::to_string_pretty(&v).unwrap().as_bytes())
+            .unwrap();
+        expected.push(id);
+    }
+    w.add_directory("nested/", opts).unwrap();
+    w.finish().unwrap();
+
+    assert_eq!(detect(&zip_path).unwrap(), FeedKind::Osv);
+    let from_zip: Vec<_> = OsvReader::open(&zip_path)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let from_lines: Vec<_> = OsvReader::open(&src).unwrap().take(300).map(|r| r.unwrap()).collect();
+    assert_eq!(
+        from_zip.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
+        expected
+    );
+    for (a, b) in from_zip.iter().zip(&from_lines) {
+        assert_eq!((&a.id, &a.aliases, &a.affected, &a.summary), (&b.id, &b.aliases, &b.affected, &b.summary));
+    }
+
+    // A damaged archive is an error naming the file.
+    let bad = dir.path().join("bad.zip");
+    let mut bytes = std::fs::read(&zip_path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&bad, bytes).unwrap();
+    let err = OsvReader::open(&bad).err().unwrap().to_string();
+    assert!(err.contains("bad.zip"), "{err}");
+}

@@ -18,6 +18,7 @@ mod knowledge;
 mod migrate;
 mod scopes;
 mod sql;
+mod sync;
 mod users;
 
 pub use backend::{Backend, ConnectOptions, Store};
@@ -26,4 +27,5 @@ pub use findings::BULK_BATCH_ROWS;
 pub use knowledge::{ImportLog, ImportTx};
 pub use migrate::LATEST as LATEST_MIGRATION;
 pub use scopes::NewScope;
+pub use sync::SyncState;
 pub use users::{TokenOwner, UserWithHash};

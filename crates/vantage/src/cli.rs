@@ -193,6 +193,29 @@ pub enum FeedsCommand {
         #[command(flatten)]
         format: FormatArg,
     },
+    /// Download the feeds from their endpoints and import what changed.
+    ///
+    /// Sources: kev, epss, nvd (CVE API 2.0, incremental from the last sync), certfr, exploitdb,
+    /// debian (DSA/DLA lists), alpine (secdb), osv (per-ecosystem archives). Requests are
+    /// conditional (ETag / Last-Modified), retried with backoff on 429/5xx/lost connections and
+    /// resumed where they stopped. Endpoints, the NVD API key and retry settings are in the
+    /// [feeds] section of vantage.toml (see `vantage config show`); point the endpoints at a
+    /// mirror on air-gapped sites. Exit code 1 if any source failed (the others are applied).
+    ///
+    /// Examples:
+    ///   vantage feeds sync                  every configured source
+    ///   vantage feeds sync kev epss         just these
+    ///   VANTAGE_NVD_API_KEY=… vantage feeds sync nvd
+    #[command(verbatim_doc_comment)]
+    Sync {
+        /// Sources to sync (default: feeds.sources from the configuration, all of them).
+        sources: Vec<String>,
+        /// Ignore stored ETags, dates and the NVD watermark: fetch and import everything again.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        format: FormatArg,
+    },
     /// Per feed: last import, its data date, records.
     Status(FormatArg),
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use vantage_app::feeds::{ImportOptions, ImportReport};
+use vantage_app::sync::{SourceReport, SyncOptions, SyncOutcome, SyncProgress};
 use vantage_app::{AppError, Config};
 use vantage_domain::{FeedKind, VulnerabilityView};
 
@@ -71,6 +72,113 @@ impl Row for ImportReport {
             self.skipped.len().to_string(),
             self.elapsed_ms.to_string(),
         ]
+    }
+}
+
+impl Row for SourceReport {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "source",
+            "outcome",
+            "downloaded",
+            "not_modified",
+            "bytes",
+            "records",
+            "new",
+            "changed",
+            "unchanged",
+            "seconds",
+            "error",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let c = self.counts;
+        vec![
+            self.source.clone(),
+            match self.outcome {
+                SyncOutcome::Updated => "updated",
+                SyncOutcome::Unchanged => "unchanged",
+                SyncOutcome::Failed => "FAILED",
+            }
+            .into(),
+            self.downloaded.to_string(),
+            self.not_modified.to_string(),
+            self.bytes.to_string(),
+            c.records.to_string(),
+            c.new.to_string(),
+            c.changed.to_string(),
+            c.unchanged.to_string(),
+            format!("{:.1}", self.elapsed_ms as f64 / 1000.0),
+            opt(&self.error),
+        ]
+    }
+}
+
+/// One progress bar per source on standard error; nothing is drawn when it is not a terminal.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Bars {
+            multi: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            bars: Default::default(),
+        }
+    }
+
+    fn bar(&self, source: &str) -> indicatif::ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.entry(source.to_string())
+            .or_insert_with(|| {
+                let b = self.multi.add(indicatif::ProgressBar::no_length());
+                b.set_prefix(format!("{source:<9}"));
+                b
+            })
+            .clone()
+    }
+}
+
+impl SyncProgress for Bars {
+    fn start(&self, source: &str, what: &str, total: Option<u64>) {
+        let b = self.bar(source);
+        let style = match total {
+            Some(_) => "{prefix} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {msg}",
+            None => "{prefix} {spinner} {bytes:>10} {bytes_per_sec:>12} {msg}",
+        };
+        if let Ok(s) = indicatif::ProgressStyle::with_template(style) {
+            b.set_style(s);
+        }
+        b.reset();
+        match total {
+            Some(t) => b.set_length(t),
+            None => b.unset_length(),
+        }
+        b.set_message(what.to_string());
+    }
+    fn advance(&self, source: &str, bytes: u64) {
+        self.bar(source).inc(bytes);
+    }
+    fn note(&self, source: &str, message: &str) {
+        self.bar(source).set_message(message.to_string());
+        tracing::debug!(source, "{message}");
+    }
+    fn finish(&self, r: &SourceReport) {
+        let b = self.bar(&r.source);
+        if let Ok(s) = indicatif::ProgressStyle::with_template("{prefix} {msg}") {
+            b.set_style(s);
+        }
+        b.finish_with_message(match (&r.error, r.outcome) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, SyncOutcome::Unchanged) => "unchanged".to_string(),
+            (None, _) => format!(
+                "{} new, {} changed, {} unchanged",
+                r.counts.new, r.counts.changed, r.counts.unchanged
+            ),
+        });
     }
 }
 
@@ -188,6 +296,48 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        FeedsCommand::Sync {
+            sources,
+            force,
+            format,
+        } => {
+            vantage_app::sync::check_sources(&sources)?;
+            let app = super::open(config).await?;
+            let bars = std::sync::Arc::new(Bars::new());
+            let reports = app
+                .sync_feeds(&SyncOptions { sources, force }, bars.clone())
+                .await?;
+            let _ = bars.multi.clear();
+            let mut printer = Printer::new::<SourceReport>(format.format, std::io::stdout().lock());
+            for r in &reports {
+                printer.row(r)?;
+            }
+            printer.finish()?;
+            app.store.close().await;
+            let failed: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.outcome == SyncOutcome::Failed)
+                .map(|r| r.source.as_str())
+                .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                for r in reports.iter().filter(|r| r.error.is_some()) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "error: {}: {}",
+                        r.source,
+                        r.error.as_deref().unwrap_or_default()
+                    );
+                }
+                Err(anyhow::anyhow!(
+                    "{} of {} sources failed: {} (the others were applied; stored data of the failed ones is unchanged)",
+                    failed.len(),
+                    reports.len(),
+                    failed.join(", ")
+                ))
+            }
+        }
         FeedsCommand::Status(format) => {
             let app = super::open(config).await?;
             let mut printer = Printer::new::<FeedStatus>(format.format, std::io::stdout().lock());
@@ -215,7 +365,7 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             }
             if !stale.is_empty() {
                 tracing::warn!(
-                    "stale sources: {}; import newer files (`vantage feeds import`)",
+                    "stale sources: {}; run `vantage feeds sync` (or import newer files with `vantage feeds import`)",
                     stale.join(", ")
                 );
             }

@@ -88,9 +88,7 @@ pub fn config_show(config: &Config, loaded: &Loaded, c: ConfigCommand) -> anyhow
             write!(out, "{}", config.to_toml())?;
         }
         ConfigFormat::Json => {
-            let mut shown = config.clone();
-            shown.database.url = vantage_store::redact_url(&config.database.url);
-            serde_json::to_writer_pretty(&mut out, &shown)?;
+            serde_json::to_writer_pretty(&mut out, &config.redacted())?;
             writeln!(out)?;
         }
     }
