@@ -35,6 +35,9 @@ pub struct FeedsConfig {
     /// How often `vantage serve` refreshes the feeds: `hourly`, `daily`, `weekly`, `off`, or a
     /// number of hours.
     pub refresh: String,
+    /// Seconds after `serve` starts before a due refresh runs (restarts do not hammer the
+    /// providers; `vantage feeds sync` runs one at once).
+    pub refresh_delay_secs: u64,
     /// Sources `feeds sync` fetches when none are named.
     pub sources: Vec<String>,
     /// NVD API key (raises the rate limit from 5 to 50 requests per 30 s); also
@@ -88,6 +91,7 @@ impl Default for FeedsConfig {
     fn default() -> Self {
         FeedsConfig {
             refresh: "daily".into(),
+            refresh_delay_secs: 600,
             sources: crate::sync::SOURCES.iter().map(|s| s.to_string()).collect(),
             nvd_api_key: String::new(),
             nvd_request_interval_ms: 0,
@@ -104,19 +108,38 @@ impl Default for FeedEndpoints {
     fn default() -> Self {
         let s = |x: &str| x.to_string();
         FeedEndpoints {
-            kev: s("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"),
+            kev: s(
+                "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+            ),
             epss: s("https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"),
             nvd: s("https://services.nvd.nist.gov/rest/json/cves/2.0"),
-            certfr: s("https://raw.githubusercontent.com/tarraschk/CERTFR-ALE.json/main/cert-fr-ale_with_cves.json"),
-            exploitdb: s("https://gitlab.com/exploit-database/exploitdb/-/raw/main/files_exploits.csv"),
-            debian_dsa: s("https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list"),
-            debian_dla: s("https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list"),
+            certfr: s(
+                "https://raw.githubusercontent.com/tarraschk/CERTFR-ALE.json/main/cert-fr-ale_with_cves.json",
+            ),
+            exploitdb: s(
+                "https://gitlab.com/exploit-database/exploitdb/-/raw/main/files_exploits.csv",
+            ),
+            debian_dsa: s(
+                "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list",
+            ),
+            debian_dla: s(
+                "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list",
+            ),
             alpine: s("https://secdb.alpinelinux.org"),
             alpine_branches: ["v3.20", "v3.21", "v3.22", "edge"].map(s).to_vec(),
             osv: s("https://osv-vulnerabilities.storage.googleapis.com"),
-            osv_ecosystems: ["PyPI", "npm", "Go", "crates.io", "Maven", "RubyGems", "NuGet", "Packagist"]
-                .map(s)
-                .to_vec(),
+            osv_ecosystems: [
+                "PyPI",
+                "npm",
+                "Go",
+                "crates.io",
+                "Maven",
+                "RubyGems",
+                "NuGet",
+                "Packagist",
+            ]
+            .map(s)
+            .to_vec(),
         }
     }
 }

@@ -281,7 +281,11 @@ impl Syncer {
         };
         let base = |b: &str| b.trim_end_matches('/').to_string();
         match source {
-            "kev" => one(&e.kev, "known_exploited_vulnerabilities.json", FeedKind::Kev),
+            "kev" => one(
+                &e.kev,
+                "known_exploited_vulnerabilities.json",
+                FeedKind::Kev,
+            ),
             "epss" => one(&e.epss, "epss_scores-current.csv.gz", FeedKind::Epss),
             "certfr" => one(&e.certfr, "cert-fr-ale_with_cves.json", FeedKind::CertFr),
             "exploitdb" => one(&e.exploitdb, "files_exploits.csv", FeedKind::ExploitDbCsv),
@@ -429,7 +433,9 @@ impl Syncer {
             .sync_state(&base)
             .await
             .map_err(|e| e.to_string())?;
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or(OffsetDateTime::now_utc());
         let since = match state.as_ref().and_then(|s| s.watermark.as_deref()) {
             Some(w) if !self.force => Some(
                 OffsetDateTime::parse(w, &Rfc3339)
@@ -588,7 +594,10 @@ impl Syncer {
         let io = |what: &str, p: &Path, e: std::io::Error| {
             Failure::fatal(format!("{what} {}: {e}", p.display()))
         };
-        let have = tokio::fs::metadata(part).await.map(|m| m.len()).unwrap_or(0);
+        let have = tokio::fs::metadata(part)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
         let validator = tokio::fs::read_to_string(validator_file).await.ok();
         let mut headers = HeaderMap::new();
         let resuming = have > 0 && validator.is_some();
@@ -788,6 +797,168 @@ async fn nvd_page_counts(path: &Path) -> Result<(u64, u64), String> {
     .map_err(|e| e.to_string())?
 }
 
+/// Progress of a refresh job: each note becomes a line of the job's log (and of the server
+/// log), written in order by one writer task.
+struct JobProgress {
+    job: i64,
+    lines: tokio::sync::mpsc::UnboundedSender<(&'static str, String)>,
+}
+
+impl SyncProgress for JobProgress {
+    fn start(&self, _: &str, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: &str, _: u64) {}
+    fn note(&self, source: &str, message: &str) {
+        tracing::info!(source, job = self.job, "{message}");
+        let _ = self.lines.send(("info", format!("{source}: {message}")));
+    }
+    fn finish(&self, r: &SourceReport) {
+        LogProgress.finish(r);
+        let line = match &r.error {
+            Some(e) => format!("{}: failed: {e}", r.source),
+            None => format!(
+                "{}: {:?}: {} new, {} changed, {} unchanged ({} downloaded, {} not modified)",
+                r.source,
+                r.outcome,
+                r.counts.new,
+                r.counts.changed,
+                r.counts.unchanged,
+                r.downloaded,
+                r.not_modified
+            ),
+        };
+        let level = if r.error.is_some() { "error" } else { "info" };
+        let _ = self.lines.send((level, line));
+    }
+}
+
+impl App {
+    /// Runs one feed refresh as a durable `feed_sync` job: the job row says when it ran and how
+    /// it ended, its log says what each source did. Returns the job id and the reports.
+    pub async fn run_feed_refresh(&self) -> Result<(i64, Vec<SourceReport>), AppError> {
+        let worker = format!("serve:{}", std::process::id());
+        let job = self
+            .store
+            .start_job(
+                vantage_domain::JobKind::FeedSync,
+                "{}",
+                &worker,
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+        let (lines, mut rx) = tokio::sync::mpsc::unbounded_channel::<(&'static str, String)>();
+        let store = self.store.clone();
+        let writer = tokio::spawn(async move {
+            while let Some((level, line)) = rx.recv().await {
+                if let Err(e) = store.job_log(job, level, &line).await {
+                    tracing::warn!(job, error = %e, "cannot write the job log");
+                }
+            }
+        });
+        let result = self
+            .sync_feeds(
+                &SyncOptions::default(),
+                Arc::new(JobProgress { job, lines }),
+            )
+            .await;
+        // Every sender is gone once the sync returned: the writer drains and stops.
+        let _ = writer.await;
+        let (status, error) = match &result {
+            Ok(reports) => {
+                let failed: Vec<String> = reports
+                    .iter()
+                    .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.source)))
+                    .collect();
+                if failed.is_empty() {
+                    (vantage_domain::JobStatus::Done, None)
+                } else {
+                    (vantage_domain::JobStatus::Failed, Some(failed.join("; ")))
+                }
+            }
+            Err(e) => (vantage_domain::JobStatus::Failed, Some(e.to_string())),
+        };
+        self.store
+            .finish_job(job, status, error.as_deref(), OffsetDateTime::now_utc())
+            .await?;
+        result.map(|r| (job, r))
+    }
+
+    /// The feed refresh of `vantage serve`: runs [`App::run_feed_refresh`] every `period`,
+    /// counted from the last finished run (stored, so restarts do not re-run it early), never
+    /// sooner than `delay` after start-up (a restart loop must not hammer the providers), and
+    /// after a failed run again within the hour. Runs until the task is dropped.
+    pub async fn feed_refresh_loop(self, period: Duration, delay: Duration) {
+        let started = OffsetDateTime::now_utc();
+        // A run marked running but older than a day belongs to a process that stopped.
+        match self
+            .store
+            .fail_abandoned_jobs(
+                vantage_domain::JobKind::FeedSync,
+                started - time::Duration::days(1),
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "feed refresh runs interrupted earlier marked failed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot check for interrupted feed refresh runs"),
+        }
+        loop {
+            let last = match self
+                .store
+                .last_finished_job(vantage_domain::JobKind::FeedSync)
+                .await
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "feed refresh: cannot read the last run; retrying in 5 minutes");
+                    tokio::time::sleep(Duration::from_secs(300)).await;
+                    continue;
+                }
+            };
+            let due = next_refresh(
+                last.as_ref().map(|j| (j.finished_at, j.status == "failed")),
+                period,
+                started,
+                delay,
+            );
+            let wait = (due - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+            tracing::info!(at = %due, "next feed refresh");
+            tokio::time::sleep(wait.try_into().unwrap_or(Duration::ZERO)).await;
+            match self.run_feed_refresh().await {
+                Ok((job, reports)) => tracing::info!(
+                    job,
+                    failed = reports.iter().filter(|r| r.error.is_some()).count(),
+                    "feed refresh finished"
+                ),
+                Err(e) => tracing::warn!(error = %e, "feed refresh failed"),
+            }
+        }
+    }
+}
+
+/// When the next refresh is due: `period` after the last run (at most an hour after a failed
+/// one), and not before `delay` after start-up.
+pub fn next_refresh(
+    last: Option<(i64, bool)>,
+    period: Duration,
+    started: OffsetDateTime,
+    delay: Duration,
+) -> OffsetDateTime {
+    let earliest = started + delay;
+    let Some((finished, failed)) = last else {
+        return earliest;
+    };
+    let wait = if failed {
+        period.min(Duration::from_secs(3600))
+    } else {
+        period
+    };
+    let due = OffsetDateTime::from_unix_timestamp(finished).unwrap_or(started) + wait;
+    due.max(earliest)
+}
+
 /// When the next refresh is due, from the `feeds.refresh` setting: `None` when off.
 pub fn refresh_period(setting: &str) -> Result<Option<Duration>, AppError> {
     let hours = match setting.trim().to_ascii_lowercase().as_str() {
@@ -813,7 +984,10 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         assert_eq!(nvd_date(t), "2023-11-14T22:13:20.000+00:00");
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_RANGE, HeaderValue::from_static("bytes 500-999/1000"));
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_static("bytes 500-999/1000"),
+        );
         assert_eq!(content_range_start(&h), Some(500));
         assert_eq!(
             http_date(Some("Sun, 01 Nov 2026 10:00:00 GMT")).map(|d| d.to_string()),
@@ -834,6 +1008,25 @@ mod tests {
             Some(Duration::from_secs(6 * 3600))
         );
         assert!(refresh_period("sometimes").is_err());
+        let start = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let day = Duration::from_secs(86400);
+        let delay = Duration::from_secs(600);
+        assert_eq!(next_refresh(None, day, start, delay), start + delay);
+        // Ran an hour ago: due in 23 hours.
+        assert_eq!(
+            next_refresh(Some((1_000_000 - 3600, false)), day, start, delay),
+            start + Duration::from_secs(23 * 3600)
+        );
+        // Failed an hour ago: due now, but not before the start-up delay.
+        assert_eq!(
+            next_refresh(Some((1_000_000 - 3600, true)), day, start, delay),
+            start + delay
+        );
+        // Ran long ago: catch up once, after the delay.
+        assert_eq!(
+            next_refresh(Some((1_000, false)), day, start, delay),
+            start + delay
+        );
         assert!(check_sources(&["kev".into(), "nvd".into()]).is_ok());
         assert!(
             check_sources(&["kevv".into()])

@@ -146,7 +146,10 @@ fn respond(s: &Server, path: &str, headers: &HeaderMap) -> Response {
         if h(headers, "if-range").as_deref() == Some(doc.etag.as_str()) && start < len {
             return b
                 .status(206)
-                .header(header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", len - 1))
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{len}", len - 1),
+                )
                 .body(Body::from(doc.body.slice(start..)))
                 .unwrap();
         }
@@ -259,8 +262,10 @@ fn nvd_records(n: usize) -> Vec<(String, serde_json::Value)> {
 }
 
 fn config(db: &TestDb, base: &str, data_dir: &Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = data_dir.to_path_buf();
+    let mut c = Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Default::default()
+    };
     c.database.url = db.url.clone();
     let f = &mut c.feeds;
     f.retries = 3;
@@ -416,4 +421,33 @@ async fn a_server_that_keeps_failing_is_given_up_with_a_clear_error() {
         .unwrap();
     let err = r[0].error.clone().unwrap();
     assert!(err.contains("gave up after 1 retries"), "{err}");
+}
+
+both_backends! {
+    async fn the_server_refresh_runs_as_a_logged_job(db) {
+        let server = Arc::new(Server::default());
+        server.put("/kev.json", gunzip("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), 1);
+        let base = start(server.clone()).await;
+        let data = tempfile::tempdir().unwrap();
+        let mut c = config(&db, &base, data.path());
+        c.feeds.sources = vec!["kev".into()];
+        let app = App::from_parts(c.clone(), db.store.clone());
+        let (job, reports) = app.run_feed_refresh().await.unwrap();
+        assert_eq!(reports[0].counts.records, 1653);
+        let last = db.store.last_finished_job(vantage_domain::JobKind::FeedSync).await.unwrap().unwrap();
+        assert_eq!((last.id, last.status.as_str()), (job, "done"));
+        let log = db.store.job_logs(job).await.unwrap();
+        assert!(log.iter().any(|(_, _, m)| m.starts_with("kev: importing")), "{log:?}");
+        assert!(log.last().unwrap().2.contains("1653 new"), "{log:?}");
+
+        // A source that fails makes the run failed, with the reason stored.
+        c.feeds.sources = vec!["kev".into(), "epss".into()];
+        let app = App::from_parts(c, db.store.clone());
+        let (job, _) = app.run_feed_refresh().await.unwrap();
+        let last = db.store.last_finished_job(vantage_domain::JobKind::FeedSync).await.unwrap().unwrap();
+        assert_eq!((last.id, last.status.as_str()), (job, "failed"));
+        let log = db.store.job_logs(job).await.unwrap();
+        assert!(log.iter().any(|(_, level, m)| level == "error" && m.contains("epss: failed") && m.contains("404")), "{log:?}");
+        assert!(log.iter().any(|(_, _, m)| m.contains("kev: Unchanged")), "{log:?}");
+    }
 }

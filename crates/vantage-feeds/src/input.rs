@@ -30,7 +30,11 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, FeedError> {
         )))
     } else if head.starts_with(b"PK\x03\x04") {
         let archive = zip::ZipArchive::new(file.into_inner()).map_err(|e| {
-            FeedError::record(path, "zip archive", format!("not a readable zip archive: {e}"))
+            FeedError::record(
+                path,
+                "zip archive",
+                format!("not a readable zip archive: {e}"),
+            )
         })?;
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,

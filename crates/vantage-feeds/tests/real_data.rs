@@ -405,13 +405,23 @@ fn osv_zip_archive_reads_like_json_lines() {
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
-    let from_lines: Vec<_> = OsvReader::open(&src).unwrap().take(300).map(|r| r.unwrap()).collect();
+    let from_lines: Vec<_> = OsvReader::open(&src)
+        .unwrap()
+        .take(300)
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(
-        from_zip.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
+        from_zip
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>(),
         expected
     );
     for (a, b) in from_zip.iter().zip(&from_lines) {
-        assert_eq!((&a.id, &a.aliases, &a.affected, &a.summary), (&b.id, &b.aliases, &b.affected, &b.summary));
+        assert_eq!(
+            (&a.id, &a.aliases, &a.affected, &a.summary),
+            (&b.id, &b.aliases, &b.affected, &b.summary)
+        );
     }
 
     // A damaged archive is an error naming the file.

@@ -14,6 +14,8 @@ fn vantage() -> Command {
             c.env_remove(k);
         }
     }
+    // Tests only talk to 127.0.0.1: the server's feed refresh (the internet) stays off.
+    c.env("VANTAGE_FEEDS_REFRESH", "off");
     c.stdin(Stdio::null());
     c
 }
@@ -594,4 +596,111 @@ fn feeds_import_and_the_encyclopedia() {
         csv.contains("nvd,") && csv.contains("cve5,") && csv.contains(",0,ok\n"),
         "{csv}"
     );
+}
+
+/// `feeds sync` against Python's `http.server` on 127.0.0.1 (a real server that sends
+/// Last-Modified and answers If-Modified-Since with 304), endpoints set in vantage.toml.
+#[test]
+fn feeds_sync_downloads_then_asks_only_for_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(
+        www.join("kev.json"),
+        r#"{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2026.11.01","dateReleased":"2026-11-01T12:00:00.000Z","count":1,"vulnerabilities":[{"cveID":"CVE-2018-13379","vendorProject":"Fortinet","product":"FortiOS","vulnerabilityName":"Fortinet FortiOS SSL VPN Path Traversal Vulnerability","dateAdded":"2021-11-03","shortDescription":"Path traversal.","requiredAction":"Apply updates per vendor instructions.","dueDate":"2022-05-03","knownRansomwareCampaignUse":"Known","notes":"","cwes":["CWE-22"]}]}"#,
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut http = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&www)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs http.server");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let toml = dir.path().join("vantage.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[feeds]\nretries = 1\nbackoff_ms = 10\n[feeds.endpoints]\nkev = \"http://127.0.0.1:{port}/kev.json\"\nepss = \"http://127.0.0.1:{port}/missing.csv.gz\"\n"
+        ),
+    )
+    .unwrap();
+    let d = dir.path().join("d");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "--data-dir".to_string(),
+            d.display().to_string(),
+            "--config".into(),
+            toml.display().to_string(),
+            "feeds".into(),
+            "sync".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let sync = |extra: &[&str]| vantage().args(args(extra)).output().unwrap();
+
+    let o = sync(&["kev", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v[0]["source"].as_str(),
+            v[0]["outcome"].as_str(),
+            v[0]["counts"]["new"].as_u64()
+        ),
+        (Some("kev"), Some("updated"), Some(1))
+    );
+    let o = sync(&["kev", "--format", "csv"]);
+    let csv = text(&o.stdout);
+    assert!(
+        csv.starts_with("source,outcome,downloaded,not_modified,bytes,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nkev,unchanged,0,1,0,0,0,0,0,"),
+        "If-Modified-Since → 304: {csv}"
+    );
+    let o = run(&[
+        "--data-dir",
+        d.to_str().unwrap(),
+        "cve",
+        "CVE-2018-13379",
+        "--format",
+        "json",
+    ]);
+    let view: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(view["kev"]["known_ransomware"], true, "{view}");
+
+    // A missing file fails its source (exit 1, the reason on stderr); the others are applied.
+    let o = sync(&["kev", "epss"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("epss: http://127.0.0.1:") && err.contains("404"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 sources failed: epss"), "{err}");
+    assert!(text(&o.stdout).contains("FAILED"));
+    assert_error(&sync(&["kevv"]), 2, "unknown feed source `kevv`");
+    let _ = http.kill();
+    let _ = http.wait();
 }

@@ -11,6 +11,8 @@ use vantage_app::auth::FIRST_ADMIN;
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
+    let refresh = vantage_app::sync::refresh_period(&config.feeds.refresh)?;
+    let refresh_delay = std::time::Duration::from_secs(config.feeds.refresh_delay_secs);
     let db = vantage_store::redact_url(&config.database_url());
     let app = super::open(config).await?;
     if let Some(password) = app.ensure_first_admin(OffsetDateTime::now_utc()).await? {
@@ -35,6 +37,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "refreshing planner statistics failed");
         }
     });
+    // The feeds refresh in the background as `feed_sync` jobs (stopped with the server).
+    let refresher = refresh.map(|period| {
+        tracing::info!(
+            period_hours = period.as_secs() / 3600,
+            "feed refresh scheduled (feeds.refresh)"
+        );
+        tokio::spawn(app.clone().feed_refresh_loop(period, refresh_delay))
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -50,6 +60,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("server error")?;
     tracing::info!("shutting down");
+    if let Some(r) = refresher {
+        // An import in progress is rolled back; the next start picks the refresh up again.
+        r.abort();
+    }
     store.close().await;
     Ok(())
 }
