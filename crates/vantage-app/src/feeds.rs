@@ -202,13 +202,11 @@ impl App {
                 report.counts.records = alerts.len() as u64;
                 report.counts.new = tx.certfr(&alerts).await?;
             }
-            FeedKind::AlpineSecdb | FeedKind::DebianList => {
-                let file = blocking(move || {
-                    if feed == FeedKind::AlpineSecdb {
-                        vantage_feeds::parse_alpine_secdb(&p)
-                    } else {
-                        vantage_feeds::parse_debian_list(&p)
-                    }
+            FeedKind::AlpineSecdb | FeedKind::DebianList | FeedKind::Oval => {
+                let file = blocking(move || match feed {
+                    FeedKind::AlpineSecdb => vantage_feeds::parse_alpine_secdb(&p),
+                    FeedKind::Oval => vantage_feeds::parse_oval(&p),
+                    _ => vantage_feeds::parse_debian_list(&p),
                 })
                 .await?;
                 report.data_date = Some(file.collection.clone());

@@ -136,6 +136,15 @@ both_backends! {
         assert_eq!((f.release.as_str(), f.fixed_version.as_deref()), ("3.19", Some("1.36.1-r17")));
         let v = app.vulnerability("CVE-2021-3156").await.unwrap();
         assert!(v.distro_fixes.iter().any(|d| d.distro == "debian" && d.release == "10" && d.fixed_version.as_deref() == Some("1.8.27-1+deb10u3")));
+        // OVAL: Ubuntu's USN and Red Hat's RHSA fixes, by binary package.
+        let ubuntu = app.import_feed(&real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"), &o).await.unwrap();
+        assert_eq!((ubuntu.feed, ubuntu.counts.new, ubuntu.data_date.as_deref()), (FeedKind::Oval, 5950, Some("oval:ubuntu:24.04")));
+        app.import_feed(&real("distro/redhat-oval/com.redhat.rhsa-RHEL9.xml.gz"), &o).await.unwrap();
+        let v = app.vulnerability("CVE-2024-40725").await.unwrap();
+        let f = v.distro_fixes.iter().find(|d| d.distro == "ubuntu" && d.package == "apache2-bin").unwrap();
+        assert_eq!((f.fixed_version.as_deref(), f.advisory.as_deref()), (Some("0:2.4.58-1ubuntu8.4"), Some("USN-6902-1")));
+        let v = app.vulnerability("CVE-2022-1271").await.unwrap();
+        assert!(v.distro_fixes.iter().any(|d| d.distro == "rhel" && d.release == "9" && d.package == "gzip" && d.advisory.as_deref() == Some("RHSA-2022:4582")));
     }
 
     async fn real_kev_certfr_and_exploitdb(db) {

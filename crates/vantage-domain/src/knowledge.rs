@@ -30,6 +30,8 @@ name_enum! {
         AlpineSecdb = "alpine-secdb",
         /// Debian security tracker DSA / DLA lists.
         DebianList = "debian-list",
+        /// OVAL patch definitions (Red Hat, Rocky, AlmaLinux, Ubuntu).
+        Oval = "oval",
     }
 }
 

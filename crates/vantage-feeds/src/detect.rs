@@ -56,7 +56,9 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     let epss_comment = t.starts_with('#')
         && (t.lines().next().unwrap_or("").contains("model_version")
             || t.lines().next().unwrap_or("").contains("score_date"));
-    let kind = if epss_comment || t.to_ascii_lowercase().starts_with("cve,epss") {
+    let kind = if t.starts_with("<?xml") || t.starts_with('<') {
+        t.contains("<oval_definitions").then_some(FeedKind::Oval)
+    } else if epss_comment || t.to_ascii_lowercase().starts_with("cve,epss") {
         Some(FeedKind::Epss)
     } else if t.starts_with('[') && compact.contains("\"alert\":") {
         Some(FeedKind::CertFr)
@@ -90,6 +92,6 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     };
     kind.ok_or_else(|| FeedError::Format {
         path: path.to_path_buf(),
-        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian DSA/DLA list, EPSS, KEV, CERT-FR ALE, Exploit-DB map); pass --source to force one".into(),
+        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian DSA/DLA list, OVAL, EPSS, KEV, CERT-FR ALE, Exploit-DB); pass --source to force one".into(),
     })
 }

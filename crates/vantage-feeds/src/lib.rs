@@ -17,6 +17,7 @@ mod input;
 mod kev;
 mod nvd;
 mod osv;
+mod oval;
 mod util;
 
 pub use certfr::parse_certfr;
@@ -30,3 +31,4 @@ pub use input::{open, sha256_file};
 pub use kev::{KevCatalog, parse_kev};
 pub use nvd::NvdReader;
 pub use osv::OsvReader;
+pub use oval::parse_oval;

@@ -432,3 +432,97 @@ fn osv_zip_archive_reads_like_json_lines() {
     let err = OsvReader::open(&bad).err().unwrap().to_string();
     assert!(err.contains("bad.zip"), "{err}");
 }
+
+/// OVAL of Red Hat, Rocky and Ubuntu: (package, CVE) fixes resolved through tests, objects,
+/// states and variables. Expected figures computed independently with Python's ElementTree.
+#[test]
+fn oval_definitions_of_three_distributions() {
+    for (rel, distro, release, rows, cves, esm, (pkg, cve, fixed, advisory)) in [
+        (
+            "distro/redhat-oval/com.redhat.rhsa-RHEL9.xml.gz",
+            "rhel",
+            "9",
+            7178,
+            560,
+            0,
+            (
+                "aspnetcore-runtime-6.0",
+                "CVE-2022-1650",
+                "0:6.0.7-1.el9_0",
+                "RHBA-2022:5749",
+            ),
+        ),
+        (
+            "distro/rocky-oval/org.rockylinux.rlsa-9.xml.gz",
+            "rocky",
+            "9",
+            7884,
+            422,
+            0,
+            ("gzip", "CVE-2022-1271", "0:1.10-9.el9_0", "RLSA-2022:4582"),
+        ),
+        (
+            "distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz",
+            "ubuntu",
+            "24.04",
+            5950,
+            503,
+            1096,
+            (
+                "apache2",
+                "CVE-2024-40725",
+                "0:2.4.58-1ubuntu8.4",
+                "USN-6902-1",
+            ),
+        ),
+    ] {
+        let path = data(rel);
+        assert_eq!(detect(&path).unwrap(), FeedKind::Oval, "{rel}");
+        let file = parse_oval(&path).unwrap();
+        assert_eq!(file.collection, format!("oval:{distro}:{release}"));
+        let mut first = std::collections::HashMap::new();
+        for f in &file.fixes {
+            assert_eq!((f.distro.as_str(), f.release.as_str()), (distro, release));
+            first
+                .entry((f.package.clone(), f.vuln_id.to_string()))
+                .or_insert(f);
+        }
+        let distinct: HashSet<&str> = first.values().map(|f| f.vuln_id.as_str()).collect();
+        let esm_rows = first.values().filter(|f| f.status == "fixed_esm").count();
+        assert_eq!(
+            (first.len(), distinct.len(), esm_rows),
+            (rows, cves, esm),
+            "{rel}"
+        );
+        let f = first[&(pkg.to_string(), cve.to_string())];
+        assert_eq!(
+            (
+                f.fixed_version.as_deref(),
+                f.advisory.as_deref(),
+                f.status.as_str()
+            ),
+            (Some(fixed), Some(advisory), "fixed"),
+            "{rel}"
+        );
+    }
+}
+
+#[test]
+fn malformed_oval_names_the_file_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.xml");
+    std::fs::write(
+        &bad,
+        "<?xml version=\"1.0\"?>\n<oval_definitions><definitions><definition id=\"x\"></definitions>",
+    )
+    .unwrap();
+    let err = parse_oval(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("broken.xml") && err.contains("malformed XML"),
+        "{err}"
+    );
+    let other = dir.path().join("other.xml");
+    std::fs::write(&other, "<?xml version=\"1.0\"?>\n<oval_definitions><generator><product_name>Acme</product_name></generator></oval_definitions>").unwrap();
+    let err = parse_oval(&other).unwrap_err().to_string();
+    assert!(err.contains("unknown distribution"), "{err}");
+}

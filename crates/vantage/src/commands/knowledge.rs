@@ -198,7 +198,7 @@ struct FeedStatus {
 fn stale_after_days(feed: &str) -> i64 {
     match feed {
         "epss" => 2,
-        "kev" | "nvd" | "cve5" | "osv" | "alpine-secdb" | "debian-list" => 7,
+        "kev" | "nvd" | "cve5" | "osv" | "alpine-secdb" | "debian-list" | "oval" => 7,
         "certfr" => 14,
         _ => 30,
     }
