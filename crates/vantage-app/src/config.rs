@@ -77,6 +77,8 @@ pub struct FeedEndpoints {
     pub debian_dsa: String,
     /// Debian security tracker DLA list.
     pub debian_dla: String,
+    /// Debian security tracker JSON export (every source package, CVE and release).
+    pub debian_tracker: String,
     /// Alpine secdb base URL (`{base}/{branch}/{main|community}.json`).
     pub alpine: String,
     /// Alpine branches to fetch.
@@ -125,6 +127,7 @@ impl Default for FeedEndpoints {
             debian_dla: s(
                 "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list",
             ),
+            debian_tracker: s("https://security-tracker.debian.org/tracker/data/json"),
             alpine: s("https://secdb.alpinelinux.org"),
             alpine_branches: ["v3.20", "v3.21", "v3.22", "edge"].map(s).to_vec(),
             osv: s("https://osv-vulnerabilities.storage.googleapis.com"),

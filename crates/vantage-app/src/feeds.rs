@@ -202,10 +202,14 @@ impl App {
                 report.counts.records = alerts.len() as u64;
                 report.counts.new = tx.certfr(&alerts).await?;
             }
-            FeedKind::AlpineSecdb | FeedKind::DebianList | FeedKind::Oval => {
+            FeedKind::AlpineSecdb
+            | FeedKind::DebianList
+            | FeedKind::DebianTracker
+            | FeedKind::Oval => {
                 let file = blocking(move || match feed {
                     FeedKind::AlpineSecdb => vantage_feeds::parse_alpine_secdb(&p),
                     FeedKind::Oval => vantage_feeds::parse_oval(&p),
+                    FeedKind::DebianTracker => vantage_feeds::parse_debian_tracker(&p),
                     _ => vantage_feeds::parse_debian_list(&p),
                 })
                 .await?;

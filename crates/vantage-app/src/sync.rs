@@ -300,6 +300,11 @@ impl Syncer {
                     file: "DLA-list".into(),
                     feed: FeedKind::DebianList,
                 },
+                Target {
+                    url: e.debian_tracker.clone(),
+                    file: "tracker.json".into(),
+                    feed: FeedKind::DebianTracker,
+                },
             ],
             "alpine" => e
                 .alpine_branches

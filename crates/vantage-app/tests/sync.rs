@@ -278,6 +278,7 @@ fn config(db: &TestDb, base: &str, data_dir: &Path) -> Config {
     e.nvd = format!("{base}/nvd");
     e.debian_dsa = format!("{base}/DSA/list");
     e.debian_dla = format!("{base}/DLA/list");
+    e.debian_tracker = format!("{base}/tracker/data/json");
     e.alpine = format!("{base}/secdb");
     e.alpine_branches = vec!["v3.19".into()];
     f.sources = ["kev", "epss", "nvd", "debian", "alpine"]
@@ -293,6 +294,7 @@ both_backends! {
         server.put("/epss.csv.gz", std::fs::read(real("epss/epss_scores-2025-08-31.csv.gz")).unwrap(), 1);
         server.put("/DSA/list", gunzip("distro/debian-security-tracker/DSA-list.gz"), 1);
         server.put("/DLA/list", gunzip("distro/debian-security-tracker/DLA-list.gz"), 1);
+        server.put("/tracker/data/json", std::fs::read(real("distro/debian-security-tracker/tracker-json-excerpt.json")).unwrap(), 1);
         server.put("/secdb/v3.19/main.json", gunzip("distro/alpine-secdb/v3.19-main.json.gz"), 1);
         server.put("/secdb/v3.19/community.json", gunzip("distro/alpine-secdb/v3.19-community.json.gz"), 1);
         server.break_once.lock().unwrap().insert("/kev.json".into());
@@ -313,7 +315,7 @@ both_backends! {
         assert_eq!(by(&reports, "epss").counts.records, 291_657);
         assert_eq!(by(&reports, "nvd").counts.new, 2500);
         assert_eq!(by(&reports, "nvd").downloaded, 3, "1000 + 1000 + 500 records");
-        assert_eq!(by(&reports, "debian").downloaded, 2);
+        assert_eq!(by(&reports, "debian").downloaded, 3);
         assert_eq!(by(&reports, "alpine").downloaded, 2);
 
         // The KEV transfer broke half-way; the retry asked for the rest only.
@@ -340,7 +342,7 @@ both_backends! {
         for r in &again {
             assert_eq!((r.outcome, r.counts.new + r.counts.changed), (SyncOutcome::Unchanged, 0), "{r:?}");
         }
-        assert_eq!(by(&again, "debian").not_modified, 2);
+        assert_eq!(by(&again, "debian").not_modified, 3);
         assert_eq!(server.seen("/kev.json").last().unwrap().if_none_match.as_deref(), Some("\"9-v1\""));
         assert_eq!(server.seen("/kev.json").last().unwrap().status, 304);
         // NVD asks only for what changed since the first sync: an ISO date window, no records.

@@ -32,6 +32,8 @@ name_enum! {
         DebianList = "debian-list",
         /// OVAL patch definitions (Red Hat, Rocky, AlmaLinux, Ubuntu).
         Oval = "oval",
+        /// The Debian security tracker's JSON export.
+        DebianTracker = "debian-tracker",
     }
 }
 

@@ -68,6 +68,12 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
         Some(FeedKind::AlpineSecdb)
     } else if t.starts_with('[') && (t.contains("] DSA-") || t.contains("] DLA-")) {
         Some(FeedKind::DebianList)
+    } else if compact.starts_with("{\"") && {
+        // Descriptions come first and can be long: look through the whole head.
+        let head: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        head.contains("\"releases\":{") && head.contains("\"repositories\":{")
+    } {
+        Some(FeedKind::DebianTracker)
     } else if compact.contains("\"catalogVersion\"") {
         Some(FeedKind::Kev)
     } else if compact.contains("\"dataType\":\"CVE_RECORD\"") || compact.contains("\"cveMetadata\"")
@@ -92,6 +98,6 @@ pub fn detect(path: &Path) -> Result<FeedKind, FeedError> {
     };
     kind.ok_or_else(|| FeedError::Format {
         path: path.to_path_buf(),
-        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian DSA/DLA list, OVAL, EPSS, KEV, CERT-FR ALE, Exploit-DB); pass --source to force one".into(),
+        message: "not a feed this build recognises (NVD 2.0, CVE 5, OSV, Alpine secdb, Debian DSA/DLA list or tracker JSON, OVAL, EPSS, KEV, CERT-FR ALE, Exploit-DB); pass --source to force one".into(),
     })
 }

@@ -1,5 +1,5 @@
-//! Distribution security data: Alpine secdb JSON and the Debian security tracker's DSA / DLA
-//! lists. Both say, per release and source package, which version fixed which CVE — the only
+//! Distribution security data: Alpine secdb JSON, the Debian security tracker's DSA / DLA
+//! lists and its JSON export. All say, per release and source package, which version fixed which CVE — the only
 //! trustworthy verdict for distro packages, which carry backported fixes.
 
 use std::io::BufRead;
@@ -258,4 +258,81 @@ mod tests {
                 .contains("line 1")
         );
     }
+}
+
+#[derive(Deserialize)]
+struct TrackerIssue {
+    #[serde(default)]
+    releases: BTreeMap<String, TrackerRelease>,
+}
+
+#[derive(Deserialize)]
+struct TrackerRelease {
+    status: String,
+    #[serde(default)]
+    fixed_version: Option<String>,
+    #[serde(default)]
+    nodsa_reason: Option<String>,
+    #[serde(default)]
+    nodsa: Option<String>,
+}
+
+/// Parses the Debian security tracker's JSON export
+/// (`https://security-tracker.debian.org/tracker/data/json`):
+/// `{source package: {CVE: {releases: {codename: {status, fixed_version, urgency, nodsa…}}}}}`.
+///
+/// Statuses: `resolved` with a version → `fixed`; `resolved` with version `0` → `not_affected`
+/// (the release never had the vulnerable code); `open` → `unfixed`, or the tracker's no-DSA
+/// verdict (`no_dsa`, `ignored`, `postponed`) when it gave one; `undetermined` stays so. The
+/// tracker's temporary ids (`TEMP-…`, issues without a CVE yet) cannot be matched to anything
+/// and are not imported.
+pub fn parse_debian_tracker(path: &Path) -> Result<DistroFile, FeedError> {
+    let doc: BTreeMap<String, BTreeMap<String, TrackerIssue>> = crate::input::read_json(path)?;
+    let mut fixes = Vec::new();
+    for (package, issues) in doc {
+        for (id, issue) in issues {
+            if id.starts_with("TEMP-") {
+                continue;
+            }
+            let vuln_id: VulnId = id.parse().map_err(|e| {
+                FeedError::record(
+                    path,
+                    format!("package {package}, issue {id}"),
+                    format!("{e}"),
+                )
+            })?;
+            for (codename, r) in issue.releases {
+                let fixed = r.fixed_version.filter(|v| !v.is_empty());
+                let (status, fixed_version) = match (r.status.as_str(), fixed) {
+                    ("resolved", Some(v)) if v == "0" => ("not_affected".to_string(), None),
+                    ("resolved", Some(v)) => ("fixed".to_string(), Some(v)),
+                    ("resolved", None) => ("fixed".to_string(), None),
+                    ("open", _) => (
+                        match r.nodsa_reason.as_deref() {
+                            Some("postponed") => "postponed".to_string(),
+                            Some("ignored") => "ignored".to_string(),
+                            _ if r.nodsa.is_some() => "no_dsa".to_string(),
+                            _ => "unfixed".to_string(),
+                        },
+                        None,
+                    ),
+                    (other, v) => (other.to_string(), v),
+                };
+                fixes.push(DistroFix {
+                    distro: "debian".into(),
+                    release: debian_release(&codename),
+                    collection: "tracker".into(),
+                    package: package.clone(),
+                    vuln_id: vuln_id.clone(),
+                    status,
+                    fixed_version,
+                    advisory: None,
+                });
+            }
+        }
+    }
+    Ok(DistroFile {
+        collection: "tracker".into(),
+        fixes,
+    })
 }

@@ -23,7 +23,7 @@ mod util;
 pub use certfr::parse_certfr;
 pub use cve5::Cve5Reader;
 pub use detect::detect;
-pub use distro::{DistroFile, parse_alpine_secdb, parse_debian_list};
+pub use distro::{DistroFile, parse_alpine_secdb, parse_debian_list, parse_debian_tracker};
 pub use epss::{EpssFile, EpssReader};
 pub use error::FeedError;
 pub use exploitdb::{ExploitMap, SOURCE as EXPLOITDB_SOURCE, parse_exploitdb, parse_exploitdb_csv};

@@ -526,3 +526,64 @@ fn malformed_oval_names_the_file_and_position() {
     let err = parse_oval(&other).unwrap_err().to_string();
     assert!(err.contains("unknown distribution"), "{err}");
 }
+
+#[test]
+fn debian_tracker_json() {
+    let path = data("distro/debian-security-tracker/tracker-json-excerpt.json");
+    assert_eq!(detect(&path).unwrap(), FeedKind::DebianTracker);
+    let file = parse_debian_tracker(&path).unwrap();
+    let rows: Vec<(String, &str, &str, Option<&str>)> = file
+        .fixes
+        .iter()
+        .map(|f| {
+            (
+                format!("{} {}", f.package, f.vuln_id),
+                f.release.as_str(),
+                f.status.as_str(),
+                f.fixed_version.as_deref(),
+            )
+        })
+        .collect();
+    // The TEMP- issue is not imported; "fixed_version": "0" means never affected.
+    assert_eq!(
+        rows,
+        [
+            (
+                "389-ds-base CVE-2012-0833".to_string(),
+                "11",
+                "not_affected",
+                None
+            ),
+            (
+                "389-ds-base CVE-2012-0833".to_string(),
+                "sid",
+                "not_affected",
+                None
+            ),
+            (
+                "389-ds-base CVE-2016-5405".to_string(),
+                "11",
+                "fixed",
+                Some("1.3.5.15-1")
+            ),
+            (
+                "389-ds-base CVE-2016-5405".to_string(),
+                "sid",
+                "fixed",
+                Some("1.3.5.15-1")
+            ),
+            (
+                "389-ds-base CVE-2016-5416".to_string(),
+                "11",
+                "ignored",
+                None
+            ),
+            (
+                "389-ds-base CVE-2016-5416".to_string(),
+                "sid",
+                "unfixed",
+                None
+            ),
+        ]
+    );
+}

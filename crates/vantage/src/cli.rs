@@ -172,7 +172,7 @@ pub struct FindingsListArgs {
 pub enum FeedsCommand {
     /// Import feed files or directories: NVD 2.0, CVE 5, OSV (JSON lines or all.zip), EPSS, KEV,
     /// CERT-FR ALE, Exploit-DB (files_exploits.csv or CVE map), Alpine secdb, Debian DSA/DLA
-    /// lists, OVAL (Red Hat, Rocky, AlmaLinux, Ubuntu).
+    /// lists and tracker JSON, OVAL (Red Hat, Rocky, AlmaLinux, Ubuntu).
     ///
     /// The format is recognised from the content (gzip or not); --source forces it. Each file is
     /// imported in one transaction: a malformed file changes nothing. A file imported before
@@ -182,7 +182,7 @@ pub enum FeedsCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Force the feed: nvd, cve5, osv, epss, kev, certfr, exploitdb, exploitdb-csv, alpine-secdb,
-        /// debian-list, oval.
+        /// debian-list, debian-tracker, oval.
         #[arg(long)]
         source: Option<String>,
         /// Score date of an EPSS file that does not state it (YYYY-MM-DD).

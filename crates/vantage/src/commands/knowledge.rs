@@ -198,7 +198,8 @@ struct FeedStatus {
 fn stale_after_days(feed: &str) -> i64 {
     match feed {
         "epss" => 2,
-        "kev" | "nvd" | "cve5" | "osv" | "alpine-secdb" | "debian-list" | "oval" => 7,
+        "kev" | "nvd" | "cve5" | "osv" | "alpine-secdb" | "debian-list" | "debian-tracker"
+        | "oval" => 7,
         "certfr" => 14,
         _ => 30,
     }
