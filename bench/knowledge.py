@@ -23,7 +23,23 @@ FILES = [
     ("cve5", "cve/cisa-vulnrichment-cve5.jsonl.gz", 44_130),
     ("certfr", "certfr/cert-fr-ale_with_cves.json", 492),
     ("exploitdb", "exploits/pyexploitdb-cveToEdbid.json.gz", 29_559),
+    ("oval", "distro/redhat-oval/com.redhat.rhsa-RHEL9.xml.gz", 7_178),
+    ("oval", "distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz", 5_950),
 ]
+
+
+def nvd_document(dest):
+    """The same NVD records as one 2.0 feed document (the yearly-file form), gzip, written as a
+    stream: `{"format": "NVD_CVE", …, "vulnerabilities": [ {"cve": …}, … ]}`."""
+    import gzip
+    src = os.path.join(data, "nvd/nvd-cve-api2.0-records.jsonl.gz")
+    with gzip.open(src, "rt") as inp, gzip.open(dest, "wt", compresslevel=6) as out:
+        out.write('{"resultsPerPage":49511,"startIndex":0,"totalResults":49511,"format":"NVD_CVE",'
+                  '"version":"2.0","timestamp":"2026-08-17T00:00:00.000","vulnerabilities":[')
+        for i, line in enumerate(inp):
+            out.write(("," if i else "") + line.strip())
+        out.write("]}")
+    return dest
 
 
 def timed(args):
@@ -47,6 +63,12 @@ with tempfile.TemporaryDirectory() as d:
         forced, _ = timed([vantage, "--data-dir", d, "feeds", "import", "--force", path])
         same, _ = timed([vantage, "--data-dir", d, "feeds", "import", path])
         print(f"{feed:<10} {n:>8} {first:>9.2f} {n / first:>9.0f} {rss:>9.0f} {forced:>19.2f} {first / forced:>8.1f}x {same:>12.2f}")
+    # The yearly-feed form of the NVD records, into a fresh directory: streamed, not loaded whole.
+    doc = nvd_document(os.path.join(d, "nvdcve-2.0-document.json.gz"))
+    with tempfile.TemporaryDirectory() as fresh:
+        first, rss = timed([vantage, "--data-dir", fresh, "feeds", "import", doc])
+    size = os.path.getsize(doc) / 2**20
+    print(f"{'nvd-doc':<10} {49511:>8} {first:>9.2f} {49511 / first:>9.0f} {rss:>9.0f}   (one 2.0 feed document, {size:.0f} MiB gzip)")
     lat = []
     for _ in range(20):
         t, _ = timed([vantage, "--data-dir", d, "cve", "CVE-2018-13379", "--format", "json"])

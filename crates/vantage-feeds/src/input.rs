@@ -196,16 +196,10 @@ impl Lines {
         }
     }
 
-    /// Everything after the current line (for whole-document formats).
-    pub(crate) fn read_rest(&mut self, into: &mut String) -> Result<(), FeedError> {
-        self.input
-            .read_to_string(into)
-            .map(|_| ())
-            .map_err(|source| FeedError::Io {
-                path: self.path.clone(),
-                what: "document".into(),
-                source,
-            })
+    /// The unread rest of the input, after the current line (for whole-document formats read
+    /// by a streaming deserializer).
+    pub(crate) fn take_rest(&mut self) -> Box<dyn BufRead + Send> {
+        std::mem::replace(&mut self.input, Box::new(std::io::empty()))
     }
 
     /// A JSON error at a line, located by line and column.

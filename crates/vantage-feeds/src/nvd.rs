@@ -1,5 +1,7 @@
 //! NVD CVE API 2.0 records: JSON lines of `{"cve": {…}}` (one element of the API's
-//! `vulnerabilities` array each), or whole API pages / 2.0 feed documents.
+//! `vulnerabilities` array each), or whole API pages / 2.0 yearly feed documents. A document is
+//! deserialized as a stream on its own thread: each element of `vulnerabilities` is handed over
+//! as soon as it is read, so a feed file of any size is read in bounded memory.
 
 use std::path::Path;
 
@@ -14,9 +16,84 @@ struct Line {
     cve: RawCve,
 }
 
-#[derive(Deserialize)]
-struct Page {
-    vulnerabilities: Vec<Line>,
+/// Receives the elements of a document's `vulnerabilities` array, one at a time.
+type Elements = std::sync::mpsc::Receiver<Result<Line, FeedError>>;
+
+/// Visits the top-level object of an API page or feed document, streaming `vulnerabilities`
+/// and skipping every other key.
+struct PageVisitor<'a>(&'a std::sync::mpsc::SyncSender<Result<Line, FeedError>>);
+
+impl<'de> serde::de::Visitor<'de> for PageVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an NVD API page or feed document (an object with `vulnerabilities`)")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "vulnerabilities" {
+                map.next_value_seed(ElementsSeed(self.0))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ElementsSeed<'a>(&'a std::sync::mpsc::SyncSender<Result<Line, FeedError>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ElementsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ElementsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of {\"cve\": …}")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(line) = seq.next_element::<Line>()? {
+            if self.0.send(Ok(line)).is_err() {
+                // The reader was dropped: stop reading.
+                return Err(serde::de::Error::custom("reader closed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes a page or feed document on its own thread; elements arrive through a bounded
+/// channel, an error (with its line and column) as the last item.
+fn stream_document(
+    path: &Path,
+    input: Box<dyn std::io::Read + Send>,
+) -> Result<Elements, FeedError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(256);
+    let shown = path.to_path_buf();
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("nvd-document".into())
+        .spawn(move || {
+            use serde::Deserializer as _;
+            let mut de = serde_json::Deserializer::from_reader(input);
+            let result = de.deserialize_map(PageVisitor(&tx)).and_then(|()| de.end());
+            if let Err(e) = result {
+                let _ = tx.send(Err(FeedError::record(
+                    &path,
+                    format!("line {}, column {}", e.line(), e.column()),
+                    e.to_string(),
+                )));
+            }
+        })
+        .map_err(|source| FeedError::Io {
+            path: shown,
+            what: "cannot start the document reader".into(),
+            source,
+        })?;
+    Ok(rx)
 }
 
 #[derive(Deserialize)]
@@ -203,7 +280,7 @@ impl RawCve {
 /// Streams NVD records from JSON lines or from one API page / feed document.
 pub struct NvdReader {
     lines: crate::input::Lines,
-    page: Option<std::vec::IntoIter<Line>>,
+    page: Option<Elements>,
 }
 
 impl NvdReader {
@@ -228,9 +305,10 @@ impl NvdReader {
 
     fn next_record(&mut self) -> Result<Option<VulnRecord>, FeedError> {
         if let Some(page) = &mut self.page {
-            let Some(line) = page.next() else {
+            let Ok(line) = page.recv() else {
                 return Ok(None);
             };
+            let line = line?;
             let id = line.cve.id.clone();
             // Records of a page are identified by their modification date.
             let hash = digest(
@@ -243,17 +321,11 @@ impl NvdReader {
             return Ok(None);
         };
         if line.no == 1 && !line.text.starts_with("{\"cve\"") {
-            // A whole API page or feed document: read the rest and parse it at once.
-            let mut all = line.text;
-            self.lines.read_rest(&mut all)?;
-            let page: Page = serde_json::from_str(&all).map_err(|e| {
-                FeedError::record(
-                    &self.lines.path,
-                    format!("line {}, column {}", e.line(), e.column()),
-                    e.to_string(),
-                )
-            })?;
-            self.page = Some(page.vulnerabilities.into_iter());
+            // A whole API page or feed document: streamed, from its first line on.
+            use std::io::Read as _;
+            let first = std::io::Cursor::new(format!("{}\n", line.text).into_bytes());
+            let input = Box::new(first.chain(self.lines.take_rest()));
+            self.page = Some(stream_document(&self.lines.path, input)?);
             return self.next_record();
         }
         let parsed: Line =

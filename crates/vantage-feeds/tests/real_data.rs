@@ -587,3 +587,63 @@ fn debian_tracker_json() {
         ]
     );
 }
+
+/// A 2.0 feed document (the yearly files, or an API page) is streamed element by element and
+/// gives the same records as the JSON-lines form of the same data.
+#[test]
+fn nvd_feed_document_streams_like_json_lines() {
+    use std::io::BufRead;
+    let src = data("nvd/nvd-cve-api2.0-records.jsonl.gz");
+    let lines: Vec<serde_json::Value> = std::io::BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&src).unwrap(),
+    ))
+    .lines()
+    .take(3000)
+    .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+    .collect();
+    let doc = serde_json::json!({
+        "resultsPerPage": lines.len(),
+        "startIndex": 0,
+        "totalResults": lines.len(),
+        "format": "NVD_CVE",
+        "version": "2.0",
+        "timestamp": "2026-08-17T00:00:00.000",
+        "vulnerabilities": lines,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nvdcve-2.0-2024.json");
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(detect(&path).unwrap(), FeedKind::Nvd);
+    let from_doc: Vec<_> = NvdReader::open(&path)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let from_lines: Vec<_> = NvdReader::open(&src)
+        .unwrap()
+        .take(3000)
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(from_doc.len(), 3000);
+    for (a, b) in from_doc.iter().zip(&from_lines) {
+        assert_eq!(
+            (&a.id, &a.cvss, &a.cpe_matches, &a.modified),
+            (&b.id, &b.cvss, &b.cpe_matches, &b.modified)
+        );
+    }
+
+    // Cut in the middle: the records before the cut, then an error naming file, line and column.
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let results: Vec<_> = NvdReader::open(&cut).unwrap().collect();
+    let err = results.last().unwrap().as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("cut.json: line ") && err.contains("column"),
+        "{err}"
+    );
+    assert!(results.len() > 1000 && results[..results.len() - 1].iter().all(Result::is_ok));
+    // Dropping a reader half-way stops its document thread (no hang, no panic).
+    let mut r = NvdReader::open(&path).unwrap();
+    assert!(r.next().unwrap().is_ok());
+    drop(r);
+}
