@@ -196,6 +196,15 @@ impl Lines {
         }
     }
 
+    /// The first bytes of the unread input, without consuming them (at most the buffer).
+    pub(crate) fn peek(&mut self) -> Result<&[u8], FeedError> {
+        self.input.fill_buf().map_err(|source| FeedError::Io {
+            path: self.path.clone(),
+            what: "start of file".into(),
+            source,
+        })
+    }
+
     /// The unread rest of the input, after the current line (for whole-document formats read
     /// by a streaming deserializer).
     pub(crate) fn take_rest(&mut self) -> Box<dyn BufRead + Send> {

@@ -286,10 +286,22 @@ pub struct NvdReader {
 impl NvdReader {
     /// Reads `path` (plain or gzip).
     pub fn open(path: &Path) -> Result<Self, FeedError> {
-        Ok(NvdReader {
-            lines: crate::input::Lines::open(path, r#""id":""#)?,
-            page: None,
-        })
+        let mut lines = crate::input::Lines::open(path, r#""id":""#)?;
+        // JSON lines start with `{"cve"`; anything else is a page or feed document, streamed
+        // from the first byte (a minified yearly file is one line of hundreds of MB).
+        let head: Vec<u8> = lines
+            .peek()?
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .take(6)
+            .copied()
+            .collect();
+        let page = if head.is_empty() || head.starts_with(b"{\"cve\"") {
+            None
+        } else {
+            Some(stream_document(path, lines.take_rest())?)
+        };
+        Ok(NvdReader { lines, page })
     }
 
     /// Skips, without parsing them, lines whose digest equals the one stored for their id
@@ -320,14 +332,6 @@ impl NvdReader {
         let Some(line) = self.lines.next_line()? else {
             return Ok(None);
         };
-        if line.no == 1 && !line.text.starts_with("{\"cve\"") {
-            // A whole API page or feed document: streamed, from its first line on.
-            use std::io::Read as _;
-            let first = std::io::Cursor::new(format!("{}\n", line.text).into_bytes());
-            let input = Box::new(first.chain(self.lines.take_rest()));
-            self.page = Some(stream_document(&self.lines.path, input)?);
-            return self.next_record();
-        }
         let parsed: Line =
             serde_json::from_str(&line.text).map_err(|e| self.lines.json_error(line.no, &e))?;
         let no = line.no;
