@@ -355,8 +355,7 @@ both_backends! {
         server.put("/kev.json", gunzip("kev/known_exploited_vulnerabilities-2026-07-23.json.gz"), 2);
         let good_epss = std::fs::read(real("epss/epss_scores-2025-08-31.csv.gz")).unwrap();
         server.put("/epss.csv.gz", good_epss[..good_epss.len() / 3].to_vec(), 2);
-        let opts = SyncOptions { sources: vec!["kev".into(), "epss".into()], force: false };
-        let third = app.sync_feeds(&opts, progress.clone()).await.unwrap();
+        let third = sync(&app, &["kev", "epss"]).await.unwrap();
         assert_eq!(by(&third, "kev").outcome, SyncOutcome::Updated);
         assert_eq!(by(&third, "kev").counts.records, 1653);
         let failed = by(&third, "epss");
@@ -366,10 +365,22 @@ both_backends! {
         let v = app.vulnerability("CVE-2018-13379").await.unwrap();
         assert_eq!(v.epss_history.len(), 1);
         server.put("/epss.csv.gz", good_epss, 3);
-        let fourth = app.sync_feeds(&SyncOptions { sources: vec!["epss".into()], force: false }, progress).await.unwrap();
+        let fourth = sync(&app, &["epss"]).await.unwrap();
         assert_eq!(fourth[0].downloaded, 1, "{:?}", fourth[0]);
         assert_eq!(server.seen("/epss.csv.gz").last().unwrap().if_none_match.as_deref(), Some("\"12-v1\""), "the validator of the last good import");
     }
+}
+
+/// Syncs the named sources with log progress.
+async fn sync(
+    app: &App,
+    sources: &[&str],
+) -> Result<Vec<vantage_app::sync::SourceReport>, vantage_app::AppError> {
+    let opts = SyncOptions {
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        force: false,
+    };
+    app.sync_feeds(&opts, Arc::new(LogProgress)).await
 }
 
 #[tokio::test]
@@ -382,46 +393,22 @@ async fn a_server_that_keeps_failing_is_given_up_with_a_clear_error() {
     c.feeds.retries = 2;
     let app = App::from_parts(c, db.store.clone());
     // Not found is not retried; the error names the URL and the status.
-    let r = app
-        .sync_feeds(
-            &SyncOptions {
-                sources: vec!["kev".into()],
-                force: false,
-            },
-            Arc::new(LogProgress),
-        )
-        .await
+    let err = sync(&app, &["kev"]).await.unwrap()[0]
+        .error
+        .clone()
         .unwrap();
-    let err = r[0].error.clone().unwrap();
     assert!(err.contains("/kev.json") && err.contains("404"), "{err}");
     assert_eq!(server.seen("/kev.json").len(), 1);
     // Unknown sources are refused before any request.
-    let e = app
-        .sync_feeds(
-            &SyncOptions {
-                sources: vec!["nope".into()],
-                force: false,
-            },
-            Arc::new(LogProgress),
-        )
-        .await
-        .unwrap_err();
-    assert!(e.is_bad_input());
+    assert!(sync(&app, &["nope"]).await.unwrap_err().is_bad_input());
     // The connection refused is retried, then reported.
     let mut c = config(&db, "http://127.0.0.1:9", data.path());
     c.feeds.retries = 1;
     let app = App::from_parts(c, db.store.clone());
-    let r = app
-        .sync_feeds(
-            &SyncOptions {
-                sources: vec!["kev".into()],
-                force: false,
-            },
-            Arc::new(LogProgress),
-        )
-        .await
+    let err = sync(&app, &["kev"]).await.unwrap()[0]
+        .error
+        .clone()
         .unwrap();
-    let err = r[0].error.clone().unwrap();
     assert!(err.contains("gave up after 1 retries"), "{err}");
 }
 
