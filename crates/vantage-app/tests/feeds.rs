@@ -143,6 +143,7 @@ both_backends! {
         let v = app.vulnerability("CVE-2024-40725").await.unwrap();
         let f = v.distro_fixes.iter().find(|d| d.distro == "ubuntu" && d.package == "apache2-bin").unwrap();
         assert_eq!((f.fixed_version.as_deref(), f.advisory.as_deref()), (Some("0:2.4.58-1ubuntu8.4"), Some("USN-6902-1")));
+        assert!(v.aliases.iter().any(|a| a == "USN-6902-1"), "{:?}", v.aliases);
         let v = app.vulnerability("CVE-2022-1271").await.unwrap();
         assert!(v.distro_fixes.iter().any(|d| d.distro == "rhel" && d.release == "9" && d.package == "gzip" && d.advisory.as_deref() == Some("RHSA-2022:4582")));
     }

@@ -702,6 +702,10 @@ impl Store {
             }
             q.fetch_all(p).await?
         });
+        // Distribution advisories (DSA, DLA, USN, RHSA, RLSA …) are names of this CVE too.
+        aliases.extend(distro.iter().filter_map(|d| d.advisory.clone()));
+        aliases.sort();
+        aliases.dedup();
         let summary: Option<Option<String>> = with_pool!(self, |p| sqlx::query_scalar(
             "SELECT summary FROM vulnerabilities WHERE id = $1"
         )
