@@ -59,13 +59,4 @@ impl Store {
             .map(|_| ())?);
         Ok(())
     }
-
-    /// Every synced URL, by source then URL.
-    pub async fn sync_states(&self) -> Result<Vec<SyncState>> {
-        const SQL: &str = "SELECT url, source, etag, last_modified, watermark, checked_at, changed_at \
-             FROM feed_sync ORDER BY source, url";
-        Ok(with_pool!(self, |p| sqlx::query_as(SQL)
-            .fetch_all(p)
-            .await?))
-    }
 }
