@@ -69,6 +69,8 @@ pub enum Command {
     Feeds(FeedsCommand),
     /// Everything known about one vulnerability: scores by source, EPSS, KEV, CERT-FR, exploits.
     Cve(CveArgs),
+    /// Score CVSS vectors (v2.0, v3.0, v3.1, v4.0), exactly as FIRST's calculators do.
+    Cvss(CvssArgs),
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
@@ -227,6 +229,26 @@ pub struct CveArgs {
     pub id: String,
     /// table (a readable summary) or json (everything).
     #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    vantage cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n  \
+    vantage cvss 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U/CR:L' --format table\n  \
+    cut -f2 vectors.tsv | vantage cvss > scores.jsonl\n\n\
+Each vector gets one JSON object per line: {\"vector\", \"version\", \"base_score\", \"score\",\n\
+\"severity\", \"nomenclature\"}. `score` is the final score after every temporal (v2/v3),\n\
+threat (v4) and environmental metric in the vector; `nomenclature` (v4.0 only) is CVSS-B,\n\
+CVSS-BT, CVSS-BE or CVSS-BTE. An invalid vector gets {\"vector\", \"error\"} naming the bad\n\
+metric, the others are still scored, and the exit code is 2.")]
+pub struct CvssArgs {
+    /// Vectors to score. Without any, vectors are read from standard input, one per line, and
+    /// answered line for line as they arrive.
+    #[arg(value_name = "VECTOR")]
+    pub vectors: Vec<String>,
+    /// json: one object per line (JSON Lines); table: aligned columns; csv: with a header.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
 }
 

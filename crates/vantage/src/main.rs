@@ -45,6 +45,11 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Scoring vectors needs no configuration, database or logging.
+    let cli = match cli.command {
+        Command::Cvss(a) => return commands::cvss::run(a),
+        command => Cli { command, ..cli },
+    };
     let listen = match &cli.command {
         Command::Serve(a) => a.listen,
         _ => None,
@@ -77,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scopes(c) => commands::lists::scopes(config, c).await,
         Command::Feeds(c) => commands::knowledge::feeds(config, c).await,
         Command::Cve(a) => commands::knowledge::cve(config, a).await,
+        Command::Cvss(_) => unreachable!("handled before the configuration is loaded"),
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),

@@ -398,6 +398,51 @@ fn the_openapi_document_is_printed_without_a_database() {
     assert!(!Path::new("/nonexistent/never-created").exists());
 }
 
+#[test]
+fn cvss_scores_arguments_and_standard_input_line_for_line() {
+    let v31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U/RL:O/RC:R";
+    let o = run(&["cvss", v31, "--data-dir", "/nonexistent/never-created"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let row: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        row,
+        serde_json::json!({"vector": v31, "version": "3.1", "base_score": 9.8, "score": 8.2,
+            "severity": "High", "nomenclature": null})
+    );
+
+    // Standard input: one answer per line, in order; a bad line is answered and the run goes on.
+    let input = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/CR:H/MAV:L\n\
+                 CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/AV:N\n\
+                 AV:N/AC:L/Au:N/C:P/I:P/A:P\n";
+    let mut child = vantage()
+        .arg("cvss")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("1 of 3 vectors refused"));
+    let rows: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["nomenclature"], "CVSS-BTE");
+    assert_eq!(
+        (rows[0]["base_score"].as_f64(), rows[0]["score"].as_f64()),
+        (Some(9.3), Some(8.6))
+    );
+    assert_eq!(rows[1]["error"], "duplicate metric AV");
+    assert_eq!(rows[2]["version"], "2.0");
+
+    let o = run(&["cvss", "--format", "table", v31]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("8.2"), "{}", text(&o.stdout));
+}
+
 /// Starts `vantage serve` on a free port, waits for /healthz, returns (child, port, stdout so far).
 struct Server {
     child: std::process::Child,

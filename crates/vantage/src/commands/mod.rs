@@ -1,6 +1,7 @@
 //! One module per group of subcommands, plus the small commands.
 
 pub mod accounts;
+pub mod cvss;
 pub mod knowledge;
 pub mod lists;
 pub mod serve;
