@@ -90,7 +90,7 @@ fn cells(a: &Answer<'_>) -> [String; 7] {
 fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(cells)?;
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Writes answers in one format; JSON Lines and CSV are flushed per line so a pipe gets each
