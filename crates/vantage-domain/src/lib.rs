@@ -24,6 +24,7 @@ pub mod ids;
 pub mod job;
 pub mod knowledge;
 pub mod package;
+pub mod priority;
 pub mod query;
 pub mod scope;
 pub mod service;
@@ -42,6 +43,7 @@ pub use knowledge::{
     SsvcDecision, VersionRange, VulnFilter, VulnRecord, VulnSummary, VulnerabilityView,
 };
 pub use package::{Ecosystem, Package};
+pub use priority::{Prioritization, PriorityModel, SsvcOutcome};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};
 pub use scope::{
     CiaRequirements, ExposureClass, MembershipRule, Requirement, ScanFrequency, Scope, SlaPolicy,
