@@ -26,6 +26,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Vulnerability feeds: where `feeds sync` downloads from and how often `serve` refreshes.
     pub feeds: FeedsConfig,
+    /// Prioritization: CVSS vector preference and the priority policies scopes name.
+    pub priority: vantage_priority::Settings,
 }
 
 /// Vulnerability feed settings.
@@ -195,6 +197,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             log: LogConfig::default(),
             feeds: FeedsConfig::default(),
+            priority: vantage_priority::Settings::default(),
         }
     }
 }
@@ -317,6 +320,12 @@ impl Config {
             Some(p) => Self::from_file(p, &mut loaded.warnings)?,
             None => Config::default(),
         };
+        if let Err(message) = config.priority.validate() {
+            return Err(ConfigError::Parse {
+                path: path.clone().unwrap_or_else(|| PathBuf::from("(defaults)")),
+                message,
+            });
+        }
         loaded.file = path;
         config.apply_env(vars, &mut loaded.warnings)?;
         config.apply_overrides(overrides);

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{AssetId, FindingId, PackageId, ServiceId};
 use crate::macros::name_enum;
+use crate::priority::Prioritization;
 use crate::vulnerability::VulnId;
 
 name_enum! {
@@ -133,6 +134,8 @@ pub struct Finding {
     /// When a scan verified the fix.
     #[serde(with = "time::serde::rfc3339::option")]
     pub fixed_at: Option<OffsetDateTime>,
+    /// Why it has its priority: contextual score, derived vector, rule, explanation, due date.
+    pub prioritization: Option<Prioritization>,
 }
 
 /// A finding as detection reports it, before it is stored (and merged with an existing one on

@@ -27,6 +27,8 @@ name_enum! {
         Remediation = "remediation",
         /// Ticket and notification synchronisation.
         TicketSync = "ticket_sync",
+        /// Re-computing priorities after new knowledge or inventory.
+        Prioritize = "prioritize",
     }
 }
 

@@ -88,3 +88,22 @@ pub struct Prioritization {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
+
+/// One entry of a finding's priority history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriorityChange {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+    /// Before (none for the first prioritization).
+    pub old_priority: Option<Priority>,
+    /// After.
+    pub new_priority: Priority,
+    /// Score before.
+    pub old_score: Option<f64>,
+    /// Score after.
+    pub new_score: Option<f64>,
+    /// The explanation from then on.
+    pub explanation: String,
+}

@@ -8,6 +8,7 @@ use crate::error::ParseError;
 use crate::finding::Priority;
 use crate::ids::ScopeId;
 use crate::macros::name_enum;
+use crate::priority::PriorityModel;
 
 name_enum! {
     /// How reachable the scope's assets are; decides how network attack vectors are weighed.
@@ -213,6 +214,10 @@ pub struct Scope {
     pub thresholds: Thresholds,
     /// Remediation deadlines.
     pub sla: SlaPolicy,
+    /// Name of the priority policy (`[priority.policies.NAME]`; `default` is built in).
+    pub priority_policy: String,
+    /// Whether priorities come from the policy, from SSVC, or the higher of both.
+    pub priority_model: PriorityModel,
 }
 
 #[cfg(test)]

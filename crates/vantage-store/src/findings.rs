@@ -12,6 +12,7 @@ use vantage_domain::{
 use crate::assets::{push_scope_filters, split_page};
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::{Result, StoreError};
+use crate::priority::{PRIORITIZATION_COLUMNS, PrioritizationRow};
 use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, parse, ts};
 
 /// Rows written per statement by [`Store::upsert_findings`] on SQLite (15 parameters a row stays
@@ -37,7 +38,11 @@ const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, comp
 
 const FINDING_COLUMNS: &str = "f.id, f.asset_id, a.name AS asset_name, f.vuln_id, f.component_kind, \
     f.component, f.package_id, f.service_id, f.installed_version, f.fixed_version, f.source, f.rule, \
-    f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at";
+    f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at, ";
+
+/// Findings with their asset and (when prioritized) their context.
+const FINDING_FROM: &str = "findings f JOIN assets a ON a.id = f.asset_id \
+    LEFT JOIN priority_contexts c ON c.id = f.context_id";
 
 #[derive(FromRow)]
 struct FindingRow {
@@ -59,6 +64,8 @@ struct FindingRow {
     first_detected: i64,
     last_seen: i64,
     fixed_at: Option<i64>,
+    #[sqlx(flatten)]
+    prioritization: PrioritizationRow,
 }
 
 impl TryFrom<FindingRow> for Finding {
@@ -91,6 +98,7 @@ impl TryFrom<FindingRow> for Finding {
             first_detected: from_ts(r.first_detected, "finding first_detected")?,
             last_seen: from_ts(r.last_seen, "finding last_seen")?,
             fixed_at: from_opt_ts(r.fixed_at, "finding fixed_at")?,
+            prioritization: r.prioritization.decode()?,
         })
     }
 }
@@ -172,7 +180,7 @@ impl Store {
     /// One finding.
     pub async fn finding(&self, id: FindingId) -> Result<Option<Finding>> {
         let sql = format!(
-            "SELECT {FINDING_COLUMNS} FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.id = $1"
+            "SELECT {FINDING_COLUMNS}{PRIORITIZATION_COLUMNS} FROM {FINDING_FROM} WHERE f.id = $1"
         );
         let row: Option<FindingRow> =
             with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -193,7 +201,7 @@ impl Store {
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
         let mut q = Sql::new(&format!(
-            "SELECT {FINDING_COLUMNS} FROM findings f JOIN assets a ON a.id = f.asset_id \
+            "SELECT {FINDING_COLUMNS}{PRIORITIZATION_COLUMNS} FROM {FINDING_FROM} \
              WHERE f.status IN ({})",
             statuses.join(",")
         ));

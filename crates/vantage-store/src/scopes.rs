@@ -3,8 +3,8 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use vantage_domain::{
-    AssetId, CiaRequirements, ExposureClass, MembershipRule, ScanFrequency, Scope, ScopeId,
-    SlaPolicy, Thresholds,
+    AssetId, CiaRequirements, ExposureClass, MembershipRule, PriorityModel, ScanFrequency, Scope,
+    ScopeId, SlaPolicy, Thresholds,
 };
 
 use crate::backend::{Pool, Store, with_pool};
@@ -32,6 +32,10 @@ pub struct NewScope {
     pub thresholds: Thresholds,
     /// SLA policy.
     pub sla: SlaPolicy,
+    /// Priority policy name.
+    pub priority_policy: String,
+    /// Priority model.
+    pub priority_model: PriorityModel,
 }
 
 impl NewScope {
@@ -47,6 +51,8 @@ impl NewScope {
             frequency: ScanFrequency::Daily,
             thresholds: Thresholds::default(),
             sla: SlaPolicy::default(),
+            priority_policy: "default".into(),
+            priority_model: PriorityModel::Cvss,
         }
     }
 }
@@ -65,6 +71,8 @@ struct ScopeRow {
     frequency: String,
     thresholds: String,
     sla: String,
+    priority_policy: String,
+    priority_model: String,
 }
 
 impl TryFrom<ScopeRow> for Scope {
@@ -90,6 +98,8 @@ impl TryFrom<ScopeRow> for Scope {
                 .map_err(|e| StoreError::corrupt("scope thresholds", e))?,
             sla: serde_json::from_value(json("scope sla", &r.sla)?)
                 .map_err(|e| StoreError::corrupt("scope sla", e))?,
+            priority_model: parse(&r.priority_model, "scope priority_model")?,
+            priority_policy: r.priority_policy,
             name: r.name,
             description: r.description,
         })
@@ -97,7 +107,7 @@ impl TryFrom<ScopeRow> for Scope {
 }
 
 const SCOPE_COLUMNS: &str = "id, name, description, rules, exposure, confidentiality, integrity, \
-                             availability, criticality, frequency, thresholds, sla";
+                             availability, criticality, frequency, thresholds, sla, priority_policy, priority_model";
 
 impl Store {
     /// Creates a scope; its name must be unique.
@@ -112,8 +122,9 @@ impl Store {
             )));
         }
         const SQL: &str = "INSERT INTO scopes (name, description, rules, exposure, confidentiality, \
-             integrity, availability, criticality, frequency, thresholds, sla, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id";
+             integrity, availability, criticality, frequency, thresholds, sla, created_at, updated_at, \
+             priority_policy, priority_model) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id";
         let res: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
             sqlx::query_scalar(SQL)
                 .bind(&s.name)
@@ -128,6 +139,8 @@ impl Store {
                 .bind(to_json(&s.thresholds))
                 .bind(to_json(&s.sla))
                 .bind(ts(now))
+                .bind(&s.priority_policy)
+                .bind(s.priority_model.as_str())
                 .fetch_one(p)
                 .await
         });

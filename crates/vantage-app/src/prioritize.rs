@@ -1,0 +1,247 @@
+//! Runs prioritization over the stored findings: gathers the facts of every (vulnerability,
+//! asset profile) context, computes each with [`vantage_priority::prioritize`], and writes back
+//! only the contexts whose result changed (and their findings).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use vantage_domain::{JobKind, JobStatus, Scope};
+use vantage_priority::{Context, Facts, Outcome, ScopeContext};
+use vantage_store::{PriorityKnowledge, PriorityRow};
+
+use crate::app::App;
+use crate::error::AppError;
+
+/// What a prioritization run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PrioritizeReport {
+    /// The job row of the run, when run as a job.
+    pub job: Option<i64>,
+    /// Assets whose scopes changed since the last run.
+    pub assets_reprofiled: u64,
+    /// Contexts (vulnerability × asset profile) computed.
+    pub contexts: u64,
+    /// Contexts whose result changed.
+    pub contexts_changed: u64,
+    /// Priority or score changes recorded in the history.
+    pub priority_changes: u64,
+    /// Findings whose priority or score was rewritten.
+    pub findings_updated: u64,
+    /// Findings prioritized for the first time (or again after a scope change).
+    pub findings_attached: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// A stable 63-bit digest of an outcome: equal digests mean nothing to write.
+fn fingerprint(o: &Outcome) -> i64 {
+    let text = serde_json::to_string(o).unwrap_or_default();
+    let d = Sha256::digest(text.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    // Never 0: 0 marks a context that was never computed.
+    (i64::from_be_bytes(b) & i64::MAX).max(1)
+}
+
+/// The facts of each vulnerability id, aliases not yet merged.
+fn index_facts(k: PriorityKnowledge) -> (HashMap<String, Facts>, HashMap<String, Vec<String>>) {
+    let mut facts: HashMap<String, Facts> = HashMap::new();
+    for (id, v) in k.vectors {
+        let f = facts.entry(id).or_default();
+        if !f
+            .vectors
+            .iter()
+            .any(|x| x.source == v.source && x.vector == v.vector)
+        {
+            f.vectors.push(v);
+        }
+    }
+    for (id, score, pct, day) in k.epss {
+        facts.entry(id).or_default().epss = Some((score, pct, day));
+    }
+    for (id, added, ransomware) in k.kev {
+        facts.entry(id).or_default().kev = Some((added, ransomware));
+    }
+    for (id, alert) in k.certfr {
+        facts.entry(id).or_default().certfr_alerts.push(alert);
+    }
+    for (id, source, source_id) in k.exploits {
+        facts
+            .entry(id)
+            .or_default()
+            .exploits
+            .push((source, source_id));
+    }
+    for (id, d) in k.ssvc {
+        facts.entry(id).or_default().vulnrichment = Some(d);
+    }
+    for (id, t) in k.published {
+        facts.entry(id).or_default().published = Some(t.date());
+    }
+    let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, alias) in k.aliases {
+        if id != alias {
+            aliases.entry(id).or_default().push(alias);
+        }
+    }
+    (facts, aliases)
+}
+
+/// A vulnerability's facts with those of its aliases merged in (a GHSA takes its CVE's EPSS,
+/// KEV entry and NVD vector).
+fn merged(
+    id: &str,
+    facts: &HashMap<String, Facts>,
+    aliases: &HashMap<String, Vec<String>>,
+) -> Facts {
+    let mut out = facts.get(id).cloned().unwrap_or_default();
+    for alias in aliases.get(id).into_iter().flatten() {
+        let Some(f) = facts.get(alias) else { continue };
+        for v in &f.vectors {
+            if !out
+                .vectors
+                .iter()
+                .any(|x| x.source == v.source && x.vector == v.vector)
+            {
+                out.vectors.push(v.clone());
+            }
+        }
+        if out.epss.is_none_or(|e| f.epss.is_some_and(|a| a.0 > e.0)) && f.epss.is_some() {
+            out.epss = f.epss;
+        }
+        out.kev = out.kev.or(f.kev);
+        for a in &f.certfr_alerts {
+            if !out.certfr_alerts.contains(a) {
+                out.certfr_alerts.push(a.clone());
+            }
+        }
+        for e in &f.exploits {
+            if !out.exploits.contains(e) {
+                out.exploits.push(e.clone());
+            }
+        }
+        if out.vulnrichment.is_none() {
+            out.vulnrichment = f.vulnrichment.clone();
+        }
+        out.published = match (out.published, f.published) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    out
+}
+
+fn scope_context(s: &Scope) -> ScopeContext {
+    ScopeContext {
+        name: s.name.clone(),
+        exposure: s.exposure,
+        cia: s.cia,
+        criticality: s.criticality,
+        sla: s.sla,
+        policy: s.priority_policy.clone(),
+        model: s.priority_model,
+    }
+}
+
+impl App {
+    /// Prioritizes every finding whose inputs changed since the last run (all of them the first
+    /// time). Safe to run at any time; a run that fails leaves the previous priorities.
+    pub async fn prioritize(&self) -> Result<PrioritizeReport, AppError> {
+        let started = Instant::now();
+        let now = OffsetDateTime::now_utc();
+        let settings = &self.config.priority;
+        let assets_reprofiled = self.store.prepare_priorities(now).await?;
+        let contexts = self.store.priority_contexts().await?;
+        let (facts, aliases) = index_facts(self.store.priority_knowledge().await?);
+        let scopes: HashMap<i64, ScopeContext> = self
+            .store
+            .list_scopes()
+            .await?
+            .iter()
+            .map(|s| (s.id.0, scope_context(s)))
+            .collect();
+        let mut profiles: HashMap<String, Context> = HashMap::new();
+        let today = now.date();
+        let mut changed = Vec::new();
+        for c in &contexts {
+            let ctx = profiles
+                .entry(c.profile.clone())
+                .or_insert_with(|| Context {
+                    scopes: c
+                        .profile
+                        .split(',')
+                        .filter_map(|id| id.parse::<i64>().ok())
+                        .filter_map(|id| scopes.get(&id).cloned())
+                        .collect(),
+                });
+            let f = merged(&c.vuln_id, &facts, &aliases);
+            let o = vantage_priority::prioritize(&f, ctx, settings, today);
+            let fp = fingerprint(&o);
+            if fp != c.fingerprint {
+                changed.push((
+                    c.id,
+                    PriorityRow {
+                        priority: o.priority,
+                        score: o.score,
+                        base_score: o.base_score,
+                        source_vector: o.source_vector,
+                        vector_source: o.vector_source,
+                        derived_vector: o.derived_vector,
+                        ssvc: o.ssvc,
+                        rule: o.rule,
+                        explanation: o.explanation,
+                        sla_days: o.sla_days,
+                        fingerprint: fp,
+                    },
+                ));
+            }
+        }
+        let applied = self.store.apply_priorities(&changed, now).await?;
+        Ok(PrioritizeReport {
+            job: None,
+            assets_reprofiled,
+            contexts: contexts.len() as u64,
+            contexts_changed: applied.contexts_changed,
+            priority_changes: applied.priority_changes,
+            findings_updated: applied.findings_updated,
+            findings_attached: applied.findings_attached,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// [`App::prioritize`] as a durable `prioritize` job (its row and log say when it ran and
+    /// what changed): what `serve` runs after each feed refresh.
+    pub async fn run_prioritize_job(&self, worker: &str) -> Result<PrioritizeReport, AppError> {
+        let job = self
+            .store
+            .start_job(JobKind::Prioritize, "{}", worker, OffsetDateTime::now_utc())
+            .await?;
+        let result = self.prioritize().await;
+        let (status, error) = match &result {
+            Ok(r) => {
+                let line = format!(
+                    "{} contexts, {} changed, {} priority changes, {} findings updated, {} attached, {:.1} s",
+                    r.contexts,
+                    r.contexts_changed,
+                    r.priority_changes,
+                    r.findings_updated,
+                    r.findings_attached,
+                    r.seconds
+                );
+                self.store.job_log(job, "info", &line).await?;
+                (JobStatus::Done, None)
+            }
+            Err(e) => (JobStatus::Failed, Some(e.to_string())),
+        };
+        self.store
+            .finish_job(job, status, error.as_deref(), OffsetDateTime::now_utc())
+            .await?;
+        result.map(|r| PrioritizeReport {
+            job: Some(job),
+            ..r
+        })
+    }
+}

@@ -1,0 +1,524 @@
+//! Prioritization storage: results per vulnerability × asset profile (`priority_contexts`), their
+//! history (`priority_changes`), and the knowledge the computation reads.
+//!
+//! A run ([`Store::prepare_priorities`] then [`Store::apply_priorities`]) is incremental: only
+//! contexts whose result changed are written, and only their findings are touched.
+
+use std::collections::BTreeMap;
+
+use sqlx::FromRow;
+use time::{Date, OffsetDateTime};
+use vantage_domain::{
+    CvssVector, FindingId, Prioritization, Priority, PriorityChange, SsvcDecision, SsvcOutcome,
+};
+
+use crate::backend::{BeginWrite, Pool, Store, with_pool};
+use crate::error::{Result, StoreError};
+use crate::sql::{from_opt_ts, from_ts, parse, ts};
+
+/// The result of prioritizing one vulnerability for one asset profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorityRow {
+    /// Priority.
+    pub priority: Priority,
+    /// Contextual score.
+    pub score: Option<f64>,
+    /// Base score of the source vector.
+    pub base_score: Option<f64>,
+    /// Source vector.
+    pub source_vector: Option<String>,
+    /// Its publisher.
+    pub vector_source: Option<String>,
+    /// Derived vector.
+    pub derived_vector: Option<String>,
+    /// SSVC decision.
+    pub ssvc: Option<SsvcOutcome>,
+    /// Deciding rule.
+    pub rule: String,
+    /// Explanation.
+    pub explanation: String,
+    /// SLA days.
+    pub sla_days: u32,
+    /// A digest of all the above: equal digests, nothing to write.
+    pub fingerprint: i64,
+}
+
+/// A stored context, as a run compares it.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct StoredContext {
+    /// Row id.
+    pub id: i64,
+    /// Vulnerability.
+    pub vuln_id: String,
+    /// Asset profile: sorted scope ids joined by `,` (`''` for assets in no scope).
+    pub profile: String,
+    /// Digest of the stored result (0 for a context never computed).
+    pub fingerprint: i64,
+}
+
+/// What the knowledge base knows about the vulnerabilities that findings reference (and their
+/// aliases), as flat rows keyed by vulnerability id.
+#[derive(Debug, Default)]
+pub struct PriorityKnowledge {
+    /// (vuln, vector).
+    pub vectors: Vec<(String, CvssVector)>,
+    /// (cve, score, percentile, day) of the latest EPSS day of each CVE.
+    pub epss: Vec<(String, f64, f64, Date)>,
+    /// (cve, date added, known ransomware use).
+    pub kev: Vec<(String, Date, bool)>,
+    /// (cve, CERT-FR alert id) of alerts (ALE).
+    pub certfr: Vec<(String, String)>,
+    /// (cve, source, id) of public exploits.
+    pub exploits: Vec<(String, String, String)>,
+    /// (vuln, CISA's SSVC decision points).
+    pub ssvc: Vec<(String, SsvcDecision)>,
+    /// (vuln, publication).
+    pub published: Vec<(String, OffsetDateTime)>,
+    /// (context vuln, alias) in both directions: a GHSA's CVE, a CVE's DSA.
+    pub aliases: Vec<(String, String)>,
+}
+
+/// What [`Store::apply_priorities`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PriorityApplied {
+    /// Contexts whose result changed (new ones included).
+    pub contexts_changed: u64,
+    /// Priority changes recorded in the history.
+    pub priority_changes: u64,
+    /// Findings whose priority or score was rewritten.
+    pub findings_updated: u64,
+    /// Findings attached to their context for the first time.
+    pub findings_attached: u64,
+}
+
+/// Runs `$body` in a write transaction on whichever pool the store has (`$c`: the connection),
+/// and commits.
+macro_rules! in_write_tx {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await?;
+                let out = {
+                    let $c = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                out
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                let out = {
+                    let $c = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// The vulnerabilities a run needs: those of the contexts, and their aliases either way.
+const IDS: &str = "WITH ids AS (SELECT vuln_id AS id FROM priority_contexts \
+     UNION SELECT a.alias FROM vuln_aliases a JOIN priority_contexts c ON c.vuln_id = a.vuln_id \
+     UNION SELECT a.vuln_id FROM vuln_aliases a JOIN priority_contexts c ON c.vuln_id = a.alias) ";
+
+#[derive(FromRow)]
+struct VectorRow {
+    vuln_id: String,
+    source: String,
+    is_primary: bool,
+    version: String,
+    vector: String,
+    base_score: Option<f64>,
+}
+
+#[derive(FromRow)]
+struct SsvcRow {
+    vuln_id: String,
+    source: String,
+    exploitation: Option<String>,
+    automatable: Option<String>,
+    technical_impact: Option<String>,
+    version: Option<String>,
+    decided_at: Option<i64>,
+}
+
+impl Store {
+    /// First half of a run: records each asset's profile (the sorted ids of its scopes),
+    /// detaches the findings of assets whose profile changed, and creates the missing
+    /// (vulnerability, profile) contexts of unattached findings (to be computed). Returns the
+    /// number of assets whose profile changed.
+    pub async fn prepare_priorities(&self, now: OffsetDateTime) -> Result<u64> {
+        let memberships: Vec<(i64, i64)> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT asset_id, scope_id FROM asset_scopes ORDER BY asset_id, scope_id"
+        )
+        .fetch_all(p)
+        .await?);
+        let mut profiles: BTreeMap<i64, String> = BTreeMap::new();
+        for (asset, scope) in memberships {
+            let p = profiles.entry(asset).or_default();
+            if !p.is_empty() {
+                p.push(',');
+            }
+            p.push_str(&scope.to_string());
+        }
+        let stored: Vec<(i64, Option<String>)> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT id, priority_profile FROM assets"
+        )
+        .fetch_all(p)
+        .await?);
+        let changed: Vec<(i64, String)> = stored
+            .into_iter()
+            .filter_map(|(id, old)| {
+                let new = profiles.remove(&id).unwrap_or_default();
+                (old.as_deref() != Some(new.as_str())).then_some((id, new))
+            })
+            .collect();
+        const NEW_CONTEXTS: &str = "INSERT INTO priority_contexts (vuln_id, profile, priority, rule, \
+             explanation, sla_days, fingerprint, updated_at) \
+             SELECT DISTINCT f.vuln_id, a.priority_profile, 4, '', '', 0, 0, $1 \
+             FROM findings f JOIN assets a ON a.id = f.asset_id WHERE f.context_id IS NULL \
+             ON CONFLICT (vuln_id, profile) DO NOTHING";
+        let now = ts(now);
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await?;
+                for (id, profile) in &changed {
+                    sqlx::query("UPDATE assets SET priority_profile = $1 WHERE id = $2")
+                        .bind(profile)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE findings SET context_id = NULL WHERE asset_id = $1 AND context_id IS NOT NULL",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(NEW_CONTEXTS)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                for chunk in changed.chunks(50_000) {
+                    let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+                    let names: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
+                    sqlx::query(
+                        "UPDATE assets a SET priority_profile = u.p \
+                         FROM UNNEST($1::bigint[], $2::text[]) AS u(id, p) WHERE a.id = u.id",
+                    )
+                    .bind(&ids)
+                    .bind(&names)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE findings SET context_id = NULL \
+                         WHERE asset_id = ANY($1) AND context_id IS NOT NULL",
+                    )
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(NEW_CONTEXTS)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(changed.len() as u64)
+    }
+
+    /// Every context, to be recomputed.
+    pub async fn priority_contexts(&self) -> Result<Vec<StoredContext>> {
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT id, vuln_id, profile, fingerprint FROM priority_contexts ORDER BY id"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// The knowledge about every vulnerability of a context (and its aliases).
+    pub async fn priority_knowledge(&self) -> Result<PriorityKnowledge> {
+        let mut k = PriorityKnowledge::default();
+        let vectors: Vec<VectorRow> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{IDS}SELECT DISTINCT vuln_id, source, is_primary, version, vector, base_score \
+                 FROM cvss_vectors WHERE vuln_id IN (SELECT id FROM ids)"
+            )))
+            .fetch_all(p)
+            .await?);
+        for v in vectors {
+            let version = parse(&v.version, "cvss_vectors version")?;
+            k.vectors.push((
+                v.vuln_id,
+                CvssVector {
+                    source: v.source,
+                    primary: v.is_primary,
+                    version,
+                    vector: v.vector,
+                    base_score: v.base_score,
+                },
+            ));
+        }
+        k.epss = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{IDS}SELECT e.cve, e.score, e.percentile, e.day FROM epss_scores e \
+             WHERE e.cve IN (SELECT id FROM ids) \
+             AND e.day = (SELECT max(day) FROM epss_scores l WHERE l.cve = e.cve)"
+        )))
+        .fetch_all(p)
+        .await?);
+        k.kev = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{IDS}SELECT cve, date_added, known_ransomware FROM kev_entries \
+             WHERE cve IN (SELECT id FROM ids)"
+        )))
+        .fetch_all(p)
+        .await?);
+        k.certfr = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{IDS}SELECT cve, id FROM certfr_alerts WHERE cve IN (SELECT id FROM ids) \
+             AND id LIKE '%-ALE-%' ORDER BY id"
+        )))
+        .fetch_all(p)
+        .await?);
+        k.exploits = with_pool!(self, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{IDS}SELECT cve, source, source_id FROM exploits WHERE cve IN (SELECT id FROM ids) \
+             ORDER BY cve, source, source_id"
+        )))
+        .fetch_all(p)
+        .await?
+        });
+        let ssvc: Vec<SsvcRow> = with_pool!(self, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(
+            format!(
+                "{IDS}SELECT vuln_id, source, exploitation, automatable, technical_impact, version, \
+                 decided_at FROM ssvc_decisions WHERE vuln_id IN (SELECT id FROM ids)"
+            )
+        ))
+        .fetch_all(p)
+        .await?
+        });
+        for r in ssvc {
+            k.ssvc.push((
+                r.vuln_id,
+                SsvcDecision {
+                    source: r.source,
+                    exploitation: r.exploitation,
+                    automatable: r.automatable,
+                    technical_impact: r.technical_impact,
+                    version: r.version,
+                    decided_at: from_opt_ts(r.decided_at, "ssvc decided_at")?,
+                },
+            ));
+        }
+        let published: Vec<(String, i64)> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{IDS}SELECT id, published FROM vulnerabilities \
+                 WHERE id IN (SELECT id FROM ids) AND published IS NOT NULL"
+            )))
+            .fetch_all(p)
+            .await?);
+        for (id, t) in published {
+            k.published
+                .push((id, from_ts(t, "vulnerability published")?));
+        }
+        k.aliases = with_pool!(self, |p| sqlx::query_as(
+            "SELECT DISTINCT c.vuln_id, a.alias FROM vuln_aliases a \
+             JOIN priority_contexts c ON c.vuln_id = a.vuln_id \
+             UNION SELECT DISTINCT c.vuln_id, a.vuln_id FROM vuln_aliases a \
+             JOIN priority_contexts c ON c.vuln_id = a.alias"
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(k)
+    }
+
+    /// Second half of a run, in one transaction: writes the changed contexts (and a history
+    /// row where the priority or score moved), rewrites the priority and score of their
+    /// findings, and attaches unattached findings to their context.
+    pub async fn apply_priorities(
+        &self,
+        changed: &[(i64, PriorityRow)],
+        now: OffsetDateTime,
+    ) -> Result<PriorityApplied> {
+        let now = ts(now);
+        let mut applied = PriorityApplied {
+            contexts_changed: changed.len() as u64,
+            ..Default::default()
+        };
+        const HISTORY: &str = "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
+             new_priority, old_score, new_score, explanation) \
+             SELECT id, $2, CASE WHEN fingerprint = 0 THEN NULL ELSE priority END, $3, \
+             CASE WHEN fingerprint = 0 THEN NULL ELSE score END, $4, $5 FROM priority_contexts \
+             WHERE id = $1 AND (fingerprint = 0 OR priority <> $3 \
+             OR COALESCE(score, -1) <> COALESCE($4, -1))";
+        const UPDATE: &str = "UPDATE priority_contexts SET priority = $2, score = $3, \
+             base_score = $4, source_vector = $5, vector_source = $6, derived_vector = $7, \
+             ssvc = $8, rule = $9, explanation = $10, sla_days = $11, fingerprint = $12, \
+             updated_at = $13 WHERE id = $1";
+        // Findings of the contexts this run changed: stamped with `updated_at = now`.
+        const PROPAGATE: &str = "UPDATE findings SET priority = c.priority, score = c.score \
+             FROM priority_contexts c WHERE findings.context_id = c.id AND c.updated_at = $1 \
+             AND (findings.priority IS NULL OR findings.priority <> c.priority \
+             OR COALESCE(findings.score, -1) <> COALESCE(c.score, -1))";
+        const ATTACH: &str = "UPDATE findings SET context_id = c.id, priority = c.priority, \
+             score = c.score FROM assets a JOIN priority_contexts c ON c.profile = a.priority_profile \
+             WHERE findings.context_id IS NULL AND a.id = findings.asset_id \
+             AND c.vuln_id = findings.vuln_id";
+        in_write_tx!(self, |c| {
+            for (id, r) in changed {
+                let rank = r.priority.rank();
+                applied.priority_changes += sqlx::query(HISTORY)
+                    .bind(id)
+                    .bind(now)
+                    .bind(rank)
+                    .bind(r.score)
+                    .bind(&r.explanation)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+                sqlx::query(UPDATE)
+                    .bind(id)
+                    .bind(rank)
+                    .bind(r.score)
+                    .bind(r.base_score)
+                    .bind(&r.source_vector)
+                    .bind(&r.vector_source)
+                    .bind(&r.derived_vector)
+                    .bind(r.ssvc.map(|s| s.as_str()))
+                    .bind(&r.rule)
+                    .bind(&r.explanation)
+                    .bind(i64::from(r.sla_days))
+                    .bind(r.fingerprint)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            if !changed.is_empty() {
+                applied.findings_updated = sqlx::query(PROPAGATE)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+            }
+            applied.findings_attached = sqlx::query(ATTACH).execute(&mut *c).await?.rows_affected();
+        });
+        Ok(applied)
+    }
+
+    /// Findings with no context yet (new since the last run, or their asset changed scopes).
+    pub async fn unprioritized_findings(&self) -> Result<i64> {
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM findings WHERE context_id IS NULL"
+        )
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// The prioritization of a finding, with its due date.
+    pub async fn prioritization(&self, finding: FindingId) -> Result<Option<Prioritization>> {
+        let sql = format!(
+            "SELECT {PRIORITIZATION_COLUMNS} FROM findings f \
+             JOIN priority_contexts c ON c.id = f.context_id WHERE f.id = $1"
+        );
+        let row: Option<PrioritizationRow> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(finding.0)
+                .fetch_optional(p)
+                .await?);
+        Ok(row.map(PrioritizationRow::decode).transpose()?.flatten())
+    }
+
+    /// A finding's priority history, oldest first.
+    pub async fn priority_history(&self, finding: FindingId) -> Result<Vec<PriorityChange>> {
+        let rows: Vec<HistoryRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT h.changed_at, h.old_priority, h.new_priority, h.old_score, h.new_score, \
+                 h.explanation FROM findings f JOIN priority_changes h ON h.context_id = f.context_id \
+                 WHERE f.id = $1 ORDER BY h.changed_at, h.id"
+            )
+            .bind(finding.0)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(at, old, new, old_score, new_score, explanation)| {
+                Ok(PriorityChange {
+                    changed_at: from_ts(at, "priority change time")?,
+                    old_priority: old.map(rank).transpose()?,
+                    new_priority: rank(new)?,
+                    old_score,
+                    new_score,
+                    explanation,
+                })
+            })
+            .collect()
+    }
+}
+
+/// changed_at, old priority, new priority, old score, new score, explanation.
+type HistoryRow = (i64, Option<i16>, i16, Option<f64>, Option<f64>, String);
+
+fn rank(r: i16) -> Result<Priority> {
+    Priority::from_rank(r).ok_or_else(|| StoreError::corrupt("priority", r))
+}
+
+/// Columns of a joined `priority_contexts c` and `findings f` that make a [`Prioritization`].
+pub(crate) const PRIORITIZATION_COLUMNS: &str = "c.priority AS p_priority, c.score AS p_score, \
+    c.base_score AS p_base_score, c.source_vector AS p_source_vector, \
+    c.vector_source AS p_vector_source, c.derived_vector AS p_derived_vector, c.ssvc AS p_ssvc, \
+    c.rule AS p_rule, c.explanation AS p_explanation, c.sla_days AS p_sla_days, \
+    c.updated_at AS p_updated_at, f.first_detected AS p_first_detected";
+
+/// The prioritization columns of a row; all NULL when the finding has no context yet.
+#[derive(FromRow)]
+pub(crate) struct PrioritizationRow {
+    p_priority: Option<i16>,
+    p_score: Option<f64>,
+    p_base_score: Option<f64>,
+    p_source_vector: Option<String>,
+    p_vector_source: Option<String>,
+    p_derived_vector: Option<String>,
+    p_ssvc: Option<String>,
+    p_rule: Option<String>,
+    p_explanation: Option<String>,
+    p_sla_days: Option<i32>,
+    p_updated_at: Option<i64>,
+    p_first_detected: i64,
+}
+
+impl PrioritizationRow {
+    /// The prioritization, or `None` when the finding has not been prioritized.
+    pub(crate) fn decode(self) -> Result<Option<Prioritization>> {
+        let (Some(priority), Some(sla_days), Some(updated_at)) =
+            (self.p_priority, self.p_sla_days, self.p_updated_at)
+        else {
+            return Ok(None);
+        };
+        let sla_days = u32::try_from(sla_days).map_err(|e| StoreError::corrupt("sla_days", e))?;
+        let first = from_ts(self.p_first_detected, "finding first_detected")?;
+        Ok(Some(Prioritization {
+            priority: rank(priority)?,
+            score: self.p_score,
+            base_score: self.p_base_score,
+            source_vector: self.p_source_vector,
+            vector_source: self.p_vector_source,
+            derived_vector: self.p_derived_vector,
+            ssvc: self
+                .p_ssvc
+                .as_deref()
+                .map(|s| parse(s, "ssvc"))
+                .transpose()?,
+            rule: self.p_rule.unwrap_or_default(),
+            explanation: self.p_explanation.unwrap_or_default(),
+            sla_days,
+            due: Some(first + time::Duration::days(i64::from(sla_days))),
+            updated_at: from_ts(updated_at, "priority updated_at")?,
+        }))
+    }
+}
