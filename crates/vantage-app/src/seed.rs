@@ -112,13 +112,161 @@ fn pick_weighted<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
 fn pick_cve(rng: &mut StdRng) -> (u32, VulnId) {
     let u: f64 = rng.random();
     let i = ((CVE_POOL as f64) * u * u * u) as u32;
+    (i, cve_id(i))
+}
+
+/// The id of the `i`-th CVE of the synthetic pool (index 0 is the most widespread).
+fn cve_id(i: u32) -> VulnId {
     let year = 2014 + (i % 13);
-    let id = format!("CVE-{year}-{:05}", 1000 + i);
-    (
-        i,
-        id.parse()
-            .unwrap_or_else(|_| unreachable!("generated ids are valid")),
-    )
+    format!("CVE-{year}-{:05}", 1000 + i)
+        .parse()
+        .unwrap_or_else(|_| unreachable!("generated ids are valid"))
+}
+
+/// Writes knowledge-base files for the synthetic CVE pool that [`seed`] draws findings from, in
+/// the real feed formats (so they go through the real importers): `nvd.jsonl` (one vector per
+/// CVE: 70 % CVSS v3.1, 20 % v4.0, 10 % v2.0, with realistic metric mixes), a KEV catalogue
+/// (about 1.5 % of the pool, a fifth of it ransomware), and `days` EPSS files, one per day from
+/// `first_day`, skewed like the real distribution (most scores below 0.01) and drifting from
+/// day to day (every score moves a little; about 3 % jump). Returns the files written, NVD
+/// and KEV first, then the EPSS days in order.
+pub fn write_knowledge_files(
+    dir: &std::path::Path,
+    first_day: time::Date,
+    days: u32,
+    seed_value: u64,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    use std::io::Write;
+    let mut rng = StdRng::seed_from_u64(seed_value ^ 0x6b6e_6f77);
+    let pick =
+        |rng: &mut StdRng, values: &[&'static str]| values[rng.random_range(0..values.len())];
+    let mut files = Vec::new();
+
+    let path = dir.join("nvd.jsonl");
+    let mut nvd = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    for i in 0..CVE_POOL {
+        let id = cve_id(i);
+        let roll: f64 = rng.random();
+        let (key, version, vector) = if roll < 0.7 {
+            let v = format!(
+                "CVSS:3.1/AV:{}/AC:{}/PR:{}/UI:{}/S:{}/C:{}/I:{}/A:{}",
+                pick(&mut rng, &["N", "N", "N", "A", "L", "L", "P"]),
+                pick(&mut rng, &["L", "L", "L", "H"]),
+                pick(&mut rng, &["N", "N", "L", "H"]),
+                pick(&mut rng, &["N", "N", "R"]),
+                pick(&mut rng, &["U", "U", "U", "C"]),
+                pick(&mut rng, &["H", "H", "L", "N"]),
+                pick(&mut rng, &["H", "H", "L", "N"]),
+                pick(&mut rng, &["H", "H", "L", "N"]),
+            );
+            ("cvssMetricV31", "3.1", v)
+        } else if roll < 0.9 {
+            let v = format!(
+                "CVSS:4.0/AV:{}/AC:{}/AT:{}/PR:{}/UI:{}/VC:{}/VI:{}/VA:{}/SC:{}/SI:{}/SA:{}",
+                pick(&mut rng, &["N", "N", "A", "L", "P"]),
+                pick(&mut rng, &["L", "L", "H"]),
+                pick(&mut rng, &["N", "N", "P"]),
+                pick(&mut rng, &["N", "N", "L", "H"]),
+                pick(&mut rng, &["N", "N", "P", "A"]),
+                pick(&mut rng, &["H", "H", "L", "N"]),
+                pick(&mut rng, &["H", "H", "L", "N"]),
+                pick(&mut rng, &["H", "L", "N"]),
+                pick(&mut rng, &["H", "L", "N", "N"]),
+                pick(&mut rng, &["H", "L", "N", "N"]),
+                pick(&mut rng, &["H", "L", "N", "N"]),
+            );
+            ("cvssMetricV40", "4.0", v)
+        } else {
+            let v = format!(
+                "AV:{}/AC:{}/Au:{}/C:{}/I:{}/A:{}",
+                pick(&mut rng, &["N", "N", "A", "L"]),
+                pick(&mut rng, &["L", "M", "H"]),
+                pick(&mut rng, &["N", "N", "S"]),
+                pick(&mut rng, &["N", "P", "C"]),
+                pick(&mut rng, &["N", "P", "C"]),
+                pick(&mut rng, &["N", "P", "C"]),
+            );
+            ("cvssMetricV2", "2.0", v)
+        };
+        let year = 2014 + (i % 13);
+        let record = serde_json::json!({"cve": {
+            "id": id.as_str(),
+            "published": format!("{year}-{:02}-{:02}T00:00:00.000", 1 + i % 12, 1 + i % 28),
+            "lastModified": format!("{year}-12-31T00:00:00.000"),
+            "vulnStatus": "Analyzed",
+            "descriptions": [{"lang": "en", "value": "Synthetic vulnerability (vantage dev seed)."}],
+            "metrics": {key: [{"source": "nvd@nist.gov", "type": "Primary",
+                "cvssData": {"version": version, "vectorString": vector}}]},
+        }});
+        writeln!(nvd, "{record}")?;
+    }
+    nvd.flush()?;
+    files.push(path);
+
+    let in_kev: Vec<u32> = (0..CVE_POOL)
+        .filter(|_| rng.random::<f64>() < 0.015)
+        .collect();
+    let kev: Vec<serde_json::Value> = in_kev
+        .into_iter()
+        .map(|i| {
+            serde_json::json!({
+                "cveID": cve_id(i).as_str(), "vendorProject": "Example", "product": "Synthetic",
+                "vulnerabilityName": "Synthetic exploited vulnerability",
+                "dateAdded": format!("{}-{:02}-{:02}", 2022 + i % 4, 1 + i % 12, 1 + i % 28),
+                "shortDescription": "", "requiredAction": "Apply updates.", "dueDate": "",
+                "knownRansomwareCampaignUse": if rng.random::<f64>() < 0.2 { "Known" } else { "Unknown" },
+                "notes": ""})
+        })
+        .collect();
+    let path = dir.join("kev.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({"catalogVersion": "synthetic", "count": kev.len(), "vulnerabilities": kev})
+            .to_string(),
+    )?;
+    files.push(path);
+
+    let mut scores: Vec<f64> = (0..CVE_POOL)
+        .map(|_| rng.random::<f64>().powi(8).max(0.0004))
+        .collect();
+    for d in 0..days {
+        let day = first_day + time::Duration::days(i64::from(d));
+        if d > 0 {
+            for s in scores.iter_mut() {
+                let jump = rng.random::<f64>() < 0.03;
+                let factor = if jump {
+                    rng.random_range(0.2..10.0)
+                } else {
+                    rng.random_range(0.97..1.03)
+                };
+                *s = (*s * factor).clamp(0.0001, 0.9999);
+            }
+        }
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+        let mut percentile = vec![0.0; scores.len()];
+        for (rank, i) in order.into_iter().enumerate() {
+            percentile[i] = (rank as f64 + 1.0) / scores.len() as f64;
+        }
+        let path = dir.join(format!("epss_scores-{day}.csv"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(
+            out,
+            "#model_version:v2025.03.14,score_date:{day}T00:00:00+0000"
+        )?;
+        writeln!(out, "cve,epss,percentile")?;
+        for (i, s) in scores.iter().enumerate() {
+            writeln!(
+                out,
+                "{},{s:.5},{:.5}",
+                cve_id(i as u32).as_str(),
+                percentile[i]
+            )?;
+        }
+        out.flush()?;
+        files.push(path);
+    }
+    Ok(files)
 }
 
 fn pick_priority(rng: &mut StdRng) -> Priority {

@@ -939,6 +939,17 @@ impl App {
                 ),
                 Err(e) => tracing::warn!(error = %e, "feed refresh failed"),
             }
+            // New knowledge (an EPSS day, a KEV entry): re-score what it changed.
+            let worker = format!("serve:{}", std::process::id());
+            match self.run_prioritize_job(&worker).await {
+                Ok(r) => tracing::info!(
+                    contexts_changed = r.contexts_changed,
+                    findings_updated = r.findings_updated,
+                    findings_attached = r.findings_attached,
+                    "prioritization finished"
+                ),
+                Err(e) => tracing::warn!(error = %e, "prioritization failed"),
+            }
         }
     }
 }

@@ -91,33 +91,6 @@ pub struct PriorityApplied {
     pub findings_attached: u64,
 }
 
-/// Runs `$body` in a write transaction on whichever pool the store has (`$c`: the connection),
-/// and commits.
-macro_rules! in_write_tx {
-    ($store:expr, |$c:ident| $body:expr) => {
-        match &$store.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin_write().await?;
-                let out = {
-                    let $c = &mut *tx;
-                    $body
-                };
-                tx.commit().await?;
-                out
-            }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin_write().await?;
-                let out = {
-                    let $c = &mut *tx;
-                    $body
-                };
-                tx.commit().await?;
-                out
-            }
-        }
-    };
-}
-
 /// The vulnerabilities a run needs: those of the contexts, and their aliases either way.
 const IDS: &str = "WITH ids AS (SELECT vuln_id AS id FROM priority_contexts \
      UNION SELECT a.alias FROM vuln_aliases a JOIN priority_contexts c ON c.vuln_id = a.vuln_id \
@@ -370,44 +343,122 @@ impl Store {
              score = c.score FROM assets a JOIN priority_contexts c ON c.profile = a.priority_profile \
              WHERE findings.context_id IS NULL AND a.id = findings.asset_id \
              AND c.vuln_id = findings.vuln_id";
-        in_write_tx!(self, |c| {
-            for (id, r) in changed {
-                let rank = r.priority.rank();
-                applied.priority_changes += sqlx::query(HISTORY)
-                    .bind(id)
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await?;
+                for (id, r) in changed {
+                    let rank = r.priority.rank();
+                    applied.priority_changes += sqlx::query(HISTORY)
+                        .bind(id)
+                        .bind(now)
+                        .bind(rank)
+                        .bind(r.score)
+                        .bind(&r.explanation)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query(UPDATE)
+                        .bind(id)
+                        .bind(rank)
+                        .bind(r.score)
+                        .bind(r.base_score)
+                        .bind(&r.source_vector)
+                        .bind(&r.vector_source)
+                        .bind(&r.derived_vector)
+                        .bind(r.ssvc.map(|s| s.as_str()))
+                        .bind(&r.rule)
+                        .bind(&r.explanation)
+                        .bind(i64::from(r.sla_days))
+                        .bind(r.fingerprint)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if !changed.is_empty() {
+                    applied.findings_updated = sqlx::query(PROPAGATE)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                applied.findings_attached =
+                    sqlx::query(ATTACH).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+            }
+            Pool::Postgres(p) => {
+                // Column arrays, 10,000 contexts per statement: a round trip per row would
+                // dominate a run that touches hundreds of thousands of contexts.
+                let mut tx = p.begin_write().await?;
+                for chunk in changed.chunks(10_000) {
+                    let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+                    let col = |f: &dyn Fn(&PriorityRow) -> Option<String>| {
+                        chunk.iter().map(|c| f(&c.1)).collect::<Vec<_>>()
+                    };
+                    let priority: Vec<i16> = chunk.iter().map(|c| c.1.priority.rank()).collect();
+                    let score: Vec<Option<f64>> = chunk.iter().map(|c| c.1.score).collect();
+                    let base: Vec<Option<f64>> = chunk.iter().map(|c| c.1.base_score).collect();
+                    let sla: Vec<i32> = chunk.iter().map(|c| c.1.sla_days as i32).collect();
+                    let fp: Vec<i64> = chunk.iter().map(|c| c.1.fingerprint).collect();
+                    let explanation = col(&|r| Some(r.explanation.clone()));
+                    applied.priority_changes += sqlx::query(
+                        "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
+                         new_priority, old_score, new_score, explanation) \
+                         SELECT c.id, $1, CASE WHEN c.fingerprint = 0 THEN NULL ELSE c.priority END, \
+                         u.priority, CASE WHEN c.fingerprint = 0 THEN NULL ELSE c.score END, u.score, \
+                         u.explanation FROM priority_contexts c \
+                         JOIN UNNEST($2::bigint[], $3::smallint[], $4::float8[], $5::text[]) \
+                         AS u(id, priority, score, explanation) ON c.id = u.id \
+                         WHERE c.fingerprint = 0 OR c.priority <> u.priority \
+                         OR c.score IS DISTINCT FROM u.score",
+                    )
                     .bind(now)
-                    .bind(rank)
-                    .bind(r.score)
-                    .bind(&r.explanation)
-                    .execute(&mut *c)
+                    .bind(&ids)
+                    .bind(&priority)
+                    .bind(&score)
+                    .bind(&explanation)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                sqlx::query(UPDATE)
-                    .bind(id)
-                    .bind(rank)
-                    .bind(r.score)
-                    .bind(r.base_score)
-                    .bind(&r.source_vector)
-                    .bind(&r.vector_source)
-                    .bind(&r.derived_vector)
-                    .bind(r.ssvc.map(|s| s.as_str()))
-                    .bind(&r.rule)
-                    .bind(&r.explanation)
-                    .bind(i64::from(r.sla_days))
-                    .bind(r.fingerprint)
+                    sqlx::query(
+                        "UPDATE priority_contexts c SET priority = u.priority, score = u.score, \
+                         base_score = u.base_score, source_vector = u.source_vector, \
+                         vector_source = u.vector_source, derived_vector = u.derived_vector, \
+                         ssvc = u.ssvc, rule = u.rule, explanation = u.explanation, \
+                         sla_days = u.sla_days, fingerprint = u.fingerprint, updated_at = $1 \
+                         FROM UNNEST($2::bigint[], $3::smallint[], $4::float8[], $5::float8[], \
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+                         $12::int[], $13::bigint[]) AS u(id, priority, score, base_score, \
+                         source_vector, vector_source, derived_vector, ssvc, rule, explanation, \
+                         sla_days, fingerprint) WHERE c.id = u.id",
+                    )
                     .bind(now)
-                    .execute(&mut *c)
+                    .bind(&ids)
+                    .bind(&priority)
+                    .bind(&score)
+                    .bind(&base)
+                    .bind(col(&|r| r.source_vector.clone()))
+                    .bind(col(&|r| r.vector_source.clone()))
+                    .bind(col(&|r| r.derived_vector.clone()))
+                    .bind(col(&|r| r.ssvc.map(|s| s.as_str().to_string())))
+                    .bind(col(&|r| Some(r.rule.clone())))
+                    .bind(&explanation)
+                    .bind(&sla)
+                    .bind(&fp)
+                    .execute(&mut *tx)
                     .await?;
+                }
+                if !changed.is_empty() {
+                    applied.findings_updated = sqlx::query(PROPAGATE)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                applied.findings_attached =
+                    sqlx::query(ATTACH).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
             }
-            if !changed.is_empty() {
-                applied.findings_updated = sqlx::query(PROPAGATE)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected();
-            }
-            applied.findings_attached = sqlx::query(ATTACH).execute(&mut *c).await?.rows_affected();
-        });
+        }
         Ok(applied)
     }
 

@@ -144,6 +144,23 @@ pub struct AssetsListArgs {
 pub enum FindingsCommand {
     /// List findings (open and reopened unless --status says otherwise).
     List(FindingsListArgs),
+    /// Re-compute priorities now: contextual CVSS (CVSS-BTE), policy rules, SSVC, explanations.
+    ///
+    /// Incremental: only findings whose inputs changed (new findings, new EPSS day, new KEV
+    /// entry, assets that changed scopes, edited policies) are rewritten. `serve` runs it after
+    /// every feed refresh; run it after importing feeds or inventories by hand.
+    Prioritize {
+        /// table (a summary) or json.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// A finding's priority history: every change, with the explanation it had from then on.
+    History {
+        /// Finding id.
+        id: i64,
+        #[command(flatten)]
+        format: FormatArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +183,10 @@ pub struct FindingsListArgs {
     /// Stop after this many rows (default: all).
     #[arg(long)]
     pub limit: Option<u64>,
+    /// Show why each finding has its priority: contextual score, derived CVSS vector, the
+    /// facts and the rule that decided, and the due date (JSON always carries them).
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub format: FormatArg,
 }

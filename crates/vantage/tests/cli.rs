@@ -225,7 +225,7 @@ fn findings_list_in_every_format_with_filters() {
     ]);
     let csv = text(&o.stdout);
     assert!(csv.starts_with(
-        "id,asset,vulnerability,priority,status,component,installed,fixed,source,first_detected\n"
+        "id,asset,vulnerability,priority,score,status,component,installed,fixed,source,first_detected\n"
     ));
     assert!(
         csv.lines().count() - 1 > n,
@@ -396,6 +396,117 @@ fn the_openapi_document_is_printed_without_a_database() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
     assert!(!Path::new("/nonexistent/never-created").exists());
+}
+
+#[test]
+fn findings_are_prioritized_and_explained() {
+    let dir = seeded_dir();
+    let d = dir.path().to_str().unwrap();
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../vantage-app/tests/fixtures/priority");
+    let o = run(&[
+        "--data-dir",
+        d,
+        "feeds",
+        "import",
+        fixtures.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "prioritize",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = &report[0];
+    assert!(report["contexts"].as_u64().unwrap() > 10, "{report}");
+    assert!(
+        report["findings_attached"].as_u64().unwrap() >= 300,
+        "{report}"
+    );
+    assert!(report["job"].as_i64().is_some(), "{report}");
+
+    // The seeded CVEs are unknown to the knowledge base: no vector, no threat → P4, explained.
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--priority",
+        "P4",
+        "--explain",
+        "--format",
+        "csv",
+        "--limit",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = text(&o.stdout);
+    assert!(
+        csv.starts_with("id,asset,vulnerability,priority,score,due,explanation,derived_vector\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("no CVSS vector → P4 (no rule matched), due in 180 days"),
+        "{csv}"
+    );
+    let first_id = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--format",
+        "json",
+        "--limit",
+        "1",
+    ]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        rows[0]["prioritization"]["explanation"].is_string(),
+        "{rows}"
+    );
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "history",
+        &first_id,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let history: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(history[0]["new_priority"], "p4", "{history}");
+    assert!(history[0]["old_priority"].is_null());
+
+    // Unchanged knowledge: the second run rewrites nothing.
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "prioritize",
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report[0]["contexts_changed"], 0, "{report}");
+
+    let o = run(&["--data-dir", d, "findings", "history", "999999"]);
+    assert_error(&o, 2, "finding 999999");
 }
 
 #[test]

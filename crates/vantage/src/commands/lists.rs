@@ -59,6 +59,7 @@ impl Row for Finding {
             "asset",
             "vulnerability",
             "priority",
+            "score",
             "status",
             "component",
             "installed",
@@ -73,6 +74,7 @@ impl Row for Finding {
             self.asset_name.clone(),
             self.vuln_id.to_string(),
             opt(&self.priority),
+            self.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
             self.status.to_string(),
             self.evidence.component.clone(),
             opt(&self.evidence.installed_version),
@@ -139,9 +141,128 @@ impl Row for Scope {
     }
 }
 
-/// `vantage findings list`.
+/// A finding shown with why it has its priority (`findings list --explain`).
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct Explained(Finding);
+
+impl Row for Explained {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "asset",
+            "vulnerability",
+            "priority",
+            "score",
+            "due",
+            "explanation",
+            "derived_vector",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let f = &self.0;
+        let p = f.prioritization.as_ref();
+        vec![
+            f.id.to_string(),
+            f.asset_name.clone(),
+            f.vuln_id.to_string(),
+            opt(&f.priority),
+            f.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            p.and_then(|p| p.due).map(|d| date(&d)).unwrap_or_default(),
+            p.map(|p| p.explanation.clone())
+                .unwrap_or_else(|| "not prioritized yet (vantage findings prioritize)".into()),
+            p.and_then(|p| p.derived_vector.clone()).unwrap_or_default(),
+        ]
+    }
+}
+
+fn date(t: &time::OffsetDateTime) -> String {
+    t.date().to_string()
+}
+
+impl Row for vantage_domain::PriorityChange {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "changed_at",
+            "from",
+            "to",
+            "old_score",
+            "new_score",
+            "explanation",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let score = |s: Option<f64>| s.map(|s| format!("{s:.1}")).unwrap_or_default();
+        vec![
+            rfc3339(&self.changed_at),
+            opt(&self.old_priority),
+            self.new_priority.to_string(),
+            score(self.old_score),
+            score(self.new_score),
+            self.explanation.clone(),
+        ]
+    }
+}
+
+impl Row for vantage_app::prioritize::PrioritizeReport {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "contexts",
+            "changed",
+            "priority_changes",
+            "findings_updated",
+            "findings_attached",
+            "assets_reprofiled",
+            "seconds",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.contexts.to_string(),
+            self.contexts_changed.to_string(),
+            self.priority_changes.to_string(),
+            self.findings_updated.to_string(),
+            self.findings_attached.to_string(),
+            self.assets_reprofiled.to_string(),
+            format!("{:.2}", self.seconds),
+        ]
+    }
+}
+
+/// `vantage findings …`.
 pub async fn findings(config: Config, c: FindingsCommand) -> anyhow::Result<()> {
-    let FindingsCommand::List(a) = c;
+    let a = match c {
+        FindingsCommand::List(a) => a,
+        FindingsCommand::Prioritize { format } => {
+            let app = super::open(config).await?;
+            let report = app.run_prioritize_job("cli").await?;
+            let mut printer = Printer::new::<vantage_app::prioritize::PrioritizeReport>(
+                format,
+                std::io::stdout().lock(),
+            );
+            printer.row(&report)?;
+            printer.finish()?;
+            app.store.close().await;
+            return Ok(());
+        }
+        FindingsCommand::History { id, format } => {
+            let app = super::open(config).await?;
+            let fid = vantage_domain::FindingId(id);
+            if app.store.finding(fid).await?.is_none() {
+                return Err(AppError::NotFound(format!("finding {id}")).into());
+            }
+            let mut printer = Printer::new::<vantage_domain::PriorityChange>(
+                format.format,
+                std::io::stdout().lock(),
+            );
+            for h in app.store.priority_history(fid).await? {
+                printer.row(&h)?;
+            }
+            printer.finish()?;
+            app.store.close().await;
+            return Ok(());
+        }
+    };
     let mut query = FindingQuery {
         scope: a.scope,
         asset: a.asset,
@@ -155,12 +276,25 @@ pub async fn findings(config: Config, c: FindingsCommand) -> anyhow::Result<()> 
         cursor: None,
     };
     let app = super::open(config).await?;
-    print_all(a.format.format, a.limit, async |limit, cursor| {
-        query.limit = Some(limit);
-        query.cursor = cursor;
-        app.findings(&query, None).await
-    })
-    .await?;
+    if a.explain {
+        print_all(a.format.format, a.limit, async |limit, cursor| {
+            query.limit = Some(limit);
+            query.cursor = cursor;
+            let page = app.findings(&query, None).await?;
+            Ok(Page {
+                items: page.items.into_iter().map(Explained).collect(),
+                next_cursor: page.next_cursor,
+            })
+        })
+        .await?;
+    } else {
+        print_all(a.format.format, a.limit, async |limit, cursor| {
+            query.limit = Some(limit);
+            query.cursor = cursor;
+            app.findings(&query, None).await
+        })
+        .await?;
+    }
     app.store.close().await;
     Ok(())
 }

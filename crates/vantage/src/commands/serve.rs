@@ -37,6 +37,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "refreshing planner statistics failed");
         }
     });
+    // Findings that arrived while the server was down are prioritized at start, in the
+    // background, as a `prioritize` job.
+    let prioritizer = app.clone();
+    tokio::spawn(async move {
+        let worker = format!("serve:{}", std::process::id());
+        if let Err(e) = prioritizer.run_prioritize_job(&worker).await {
+            tracing::warn!(error = %e, "prioritization at start-up failed");
+        }
+    });
     // The feeds refresh in the background as `feed_sync` jobs (stopped with the server).
     let refresher = refresh.map(|period| {
         tracing::info!(
