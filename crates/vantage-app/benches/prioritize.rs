@@ -8,6 +8,8 @@
 //! EPSS day (every score drifts, ~3 % jump) and times the incremental re-prioritization.
 //! Run: `cargo bench -p vantage-app --bench prioritize`. `cargo test --benches` runs a tiny smoke.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Instant;
 
 use time::OffsetDateTime;

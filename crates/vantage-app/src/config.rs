@@ -562,6 +562,7 @@ mod tests {
         let c = Config::from_file(&path, &mut warnings).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c.server.listen, ServerConfig::default().listen);
+        assert!(c.priority.policy("pci").is_some() && c.priority.policy("default").is_some());
         // Every key of the effective configuration appears in the example.
         let example = std::fs::read_to_string(&path).unwrap();
         for key in [
@@ -572,9 +573,38 @@ mod tests {
             "request_timeout_secs",
             "level",
             "format",
+            "cvss_versions",
+            "prefer_primary",
+            "exposure_modifies_vector",
+            "default_policy",
+            "default_model",
         ] {
             assert!(example.contains(&format!("{key} =")), "example lacks {key}");
         }
+    }
+
+    #[test]
+    fn a_priority_policy_typo_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vantage.toml");
+        std::fs::write(
+            &path,
+            "[priority.policies.x]\n[[priority.policies.x.rules]]\nname = \"a\"\npriority = \"p1\"\nwhen = { kevv = true }\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&path), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("vantage.toml") && e.contains("kevv"), "{e}");
+        std::fs::write(
+            &path,
+            "[priority.policies.x]\n[[priority.policies.x.rules]]\nname = \"a\"\npriority = \"p1\"\nwhen = { cvss_min = 11.0 }\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&path), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cvss_min = 11 is outside 0–10"), "{e}");
     }
 
     #[test]

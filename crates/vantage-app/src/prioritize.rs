@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use vantage_domain::{JobKind, JobStatus, Scope};
-use vantage_priority::{Context, Facts, Outcome, ScopeContext};
+use vantage_priority::{Context, Facts, Outcome, Policy, ScopeContext, Settings};
 use vantage_store::{PriorityKnowledge, PriorityRow};
 
 use crate::app::App;
@@ -146,13 +146,154 @@ fn scope_context(s: &Scope) -> ScopeContext {
     }
 }
 
+/// A priority policy as the API and `vantage` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyView {
+    /// Name scopes refer to.
+    pub name: String,
+    /// Where it is defined: `builtin` (the shipped `default`), `config` (vantage.toml) or `api`
+    /// (edited through the API; takes precedence over the configuration).
+    pub origin: String,
+    /// Number of rules.
+    pub rules: usize,
+    /// The policy as TOML (the body `PUT` takes).
+    pub toml: String,
+}
+
+fn check_policy_name(name: &str) -> Result<(), AppError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(format!(
+            "policy name {name:?}: use 1–64 lower-case letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// Parses and validates a policy's TOML text; the error names the line and the field.
+pub fn parse_policy(name: &str, text: &str) -> Result<Policy, AppError> {
+    check_policy_name(name)?;
+    let policy: Policy = toml::from_str(text)
+        .map_err(|e| AppError::Invalid(format!("policy {name:?}: {}", e.to_string().trim())))?;
+    policy.validate(name).map_err(AppError::Invalid)?;
+    Ok(policy)
+}
+
+fn view(name: &str, origin: &str, p: &Policy) -> PolicyView {
+    PolicyView {
+        name: name.to_string(),
+        origin: origin.to_string(),
+        rules: p.rules.len(),
+        toml: toml::to_string(p).unwrap_or_default(),
+    }
+}
+
 impl App {
+    /// The prioritization settings in effect: `[priority]` of the configuration, with the
+    /// policies edited through the API replacing those of the same name.
+    pub async fn priority_settings(&self) -> Result<Settings, AppError> {
+        let mut settings = self.config.priority.clone();
+        for (name, body) in self.store.priority_policies().await? {
+            match parse_policy(&name, &body) {
+                Ok(p) => {
+                    settings.policies.insert(name, p);
+                }
+                // Stored policies were validated when written; one that no longer parses (a
+                // newer build removed a condition) is reported and the configured one kept.
+                Err(e) => {
+                    tracing::warn!(policy = %name, error = %e, "stored priority policy ignored")
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Every policy in effect, by name, with its origin.
+    pub async fn priority_policies(&self) -> Result<Vec<PolicyView>, AppError> {
+        let stored: std::collections::BTreeSet<String> = self
+            .store
+            .priority_policies()
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let settings = self.priority_settings().await?;
+        let mut out: Vec<PolicyView> = settings
+            .policies
+            .iter()
+            .map(|(name, p)| {
+                let origin = if stored.contains(name) {
+                    "api"
+                } else {
+                    "config"
+                };
+                view(name, origin, p)
+            })
+            .collect();
+        if !settings.policies.contains_key("default") {
+            out.push(view("default", "builtin", &Policy::builtin_default()));
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Creates or replaces a policy from its TOML text (validated first: a bad policy changes
+    /// nothing). Takes effect at the next prioritization run.
+    pub async fn put_priority_policy(
+        &self,
+        name: &str,
+        text: &str,
+        actor: &str,
+    ) -> Result<PolicyView, AppError> {
+        let policy = parse_policy(name, text)?;
+        let canonical = toml::to_string(&policy).unwrap_or_else(|_| text.to_string());
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .put_priority_policy(name, &canonical, now)
+            .await?;
+        self.store
+            .record_audit(
+                now,
+                actor,
+                "priority_policy.put",
+                ("priority_policy", name),
+                &canonical,
+            )
+            .await?;
+        Ok(view(name, "api", &policy))
+    }
+
+    /// Removes a policy edited through the API (the configuration's, if any, applies again).
+    pub async fn delete_priority_policy(&self, name: &str, actor: &str) -> Result<(), AppError> {
+        if !self.store.delete_priority_policy(name).await? {
+            return Err(AppError::NotFound(format!(
+                "no priority policy {name:?} was edited through the API"
+            )));
+        }
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .record_audit(
+                now,
+                actor,
+                "priority_policy.delete",
+                ("priority_policy", name),
+                "",
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Prioritizes every finding whose inputs changed since the last run (all of them the first
     /// time). Safe to run at any time; a run that fails leaves the previous priorities.
     pub async fn prioritize(&self) -> Result<PrioritizeReport, AppError> {
         let started = Instant::now();
         let now = OffsetDateTime::now_utc();
-        let settings = &self.config.priority;
+        let settings = &self.priority_settings().await?;
         let assets_reprofiled = self.store.prepare_priorities(now).await?;
         let contexts = self.store.priority_contexts().await?;
         let (facts, aliases) = index_facts(self.store.priority_knowledge().await?);

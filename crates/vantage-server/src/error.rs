@@ -29,7 +29,7 @@ pub struct ErrorBody {
 /// Code and message of an error.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable code: `bad_request`, `unauthorized`, `not_found`, `conflict`, `unavailable`, `internal`.
+    /// Stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `unavailable`, `internal`.
     pub code: String,
     /// What went wrong.
     pub message: String,
@@ -49,6 +49,14 @@ impl ApiError {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
+            message: message.into(),
+        }
+    }
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
             message: message.into(),
         }
     }

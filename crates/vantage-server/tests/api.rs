@@ -266,6 +266,63 @@ both_backends! {
         let (_, scopes) = api.get_as("/api/v1/scopes", &token).await;
         assert_eq!(scopes.as_array().unwrap().len(), 1);
     }
+
+    async fn priority_policies_are_read_by_all_and_edited_by_analysts(db) {
+        let api = Api::new(&db).await;
+        let send = |method: &str, uri: &str, token: &str, body: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/toml")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let (status, list) = api.get("/api/v1/priority/policies").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list[0]["name"], "default");
+        assert_eq!(list[0]["origin"], "builtin");
+        assert_eq!(list[0]["rules"], 9);
+
+        let s = &api.app.store;
+        s.create_user("viewer", "x", Role::Viewer, t0()).await.unwrap();
+        let viewer = s.user_by_name("viewer").await.unwrap().unwrap().user;
+        let viewer_token = api.app.create_api_token(&viewer, "t", OffsetDateTime::now_utc(), None).await.unwrap();
+        let body = "default = \"p3\"\n[[rules]]\nname = \"kev\"\npriority = \"p1\"\nwhen = { kev = true }\n";
+        let (status, err, _) = api.call(send("PUT", "/api/v1/priority/policies/pci", &viewer_token, body)).await;
+        assert_eq!((status, error_code(&err)), (StatusCode::FORBIDDEN, "forbidden"));
+        assert_eq!(api.get_as("/api/v1/priority/policies", &viewer_token).await.0, StatusCode::OK);
+
+        let token = api.admin_token.clone();
+        let (status, stored, _) = api.call(send("PUT", "/api/v1/priority/policies/pci", &token, body)).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+        assert_eq!((stored["origin"].as_str(), stored["rules"].as_u64()), (Some("api"), Some(1)));
+        let (_, list) = api.get("/api/v1/priority/policies").await;
+        let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["default", "pci"]);
+        assert!(api.app.priority_settings().await.unwrap().policy("pci").is_some());
+
+        // A typo or an out-of-range value is refused with the reason, and changes nothing.
+        let typo = "[[rules]]\nname = \"x\"\npriority = \"p1\"\nwhen = { kevv = true }\n";
+        let (status, err, _) = api.call(send("PUT", "/api/v1/priority/policies/pci", &token, typo)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(err["error"]["message"].as_str().unwrap().contains("kevv"), "{err}");
+        let range = "[[rules]]\nname = \"x\"\npriority = \"p1\"\nwhen = { epss_min = 2.0 }\n";
+        let (status, err, _) = api.call(send("PUT", "/api/v1/priority/policies/pci", &token, range)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(err["error"]["message"].as_str().unwrap().contains("epss_min = 2 is outside 0–1"), "{err}");
+        let (status, _, _) = api.call(send("PUT", "/api/v1/priority/policies/Bad%20Name", &token, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, list) = api.get("/api/v1/priority/policies").await;
+        assert_eq!(list[1]["rules"], 1, "the refused bodies changed nothing");
+
+        let (status, _, _) = api.call(send("DELETE", "/api/v1/priority/policies/pci", &token, "")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _, _) = api.call(send("DELETE", "/api/v1/priority/policies/pci", &token, "")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let audit = s.recent_audit(10).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "priority_policy.put" && e.actor == "root"));
+    }
 }
 
 #[test]
@@ -281,6 +338,8 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/findings",
         "/api/v1/findings/{id}",
         "/api/v1/scopes",
+        "/api/v1/priority/policies",
+        "/api/v1/priority/policies/{name}",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

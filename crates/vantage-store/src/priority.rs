@@ -462,6 +462,59 @@ impl Store {
         Ok(applied)
     }
 
+    /// Priority policies edited through the API: (name, TOML text), by name.
+    pub async fn priority_policies(&self) -> Result<Vec<(String, String)>> {
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT name, body FROM priority_policies ORDER BY name"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Creates or replaces a policy (its TOML text, validated by the caller).
+    pub async fn put_priority_policy(
+        &self,
+        name: &str,
+        body: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        with_pool!(self, |p| {
+            sqlx::query(
+            "INSERT INTO priority_policies (name, body, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at"
+        )
+        .bind(name)
+        .bind(body)
+        .bind(ts(now))
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Removes a policy edited through the API; false when there was none of that name.
+    pub async fn delete_priority_policy(&self, name: &str) -> Result<bool> {
+        let n = with_pool!(self, |p| sqlx::query(
+            "DELETE FROM priority_policies WHERE name = $1"
+        )
+        .bind(name)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Scopes whose priority policy is `name`.
+    pub async fn scopes_using_policy(&self, name: &str) -> Result<Vec<String>> {
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT name FROM scopes WHERE priority_policy = $1 ORDER BY name"
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await?))
+    }
+
     /// Findings with no context yet (new since the last run, or their asset changed scopes).
     pub async fn unprioritized_findings(&self) -> Result<i64> {
         Ok(with_pool!(self, |p| sqlx::query_scalar(

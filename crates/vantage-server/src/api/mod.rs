@@ -4,6 +4,7 @@ mod assets;
 mod findings;
 mod health;
 mod login;
+mod priority;
 mod scopes;
 mod vulnerabilities;
 
@@ -37,6 +38,7 @@ use crate::error::ApiError;
         (name = "assets", description = "The inventory"),
         (name = "findings", description = "Vulnerabilities on assets"),
         (name = "scopes", description = "Groups of assets with policies"),
+        (name = "priority", description = "Priority policies (ordered rules over CVSS-BTE, EPSS, KEV …)"),
         (name = "vulnerabilities", description = "The knowledge base (encyclopedia)"),
     )
 )]
@@ -61,6 +63,8 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(findings::list_findings))
         .routes(routes!(findings::get_finding))
         .routes(routes!(scopes::list_scopes))
+        .routes(routes!(priority::list_policies))
+        .routes(routes!(priority::put_policy, priority::delete_policy))
         .routes(routes!(vulnerabilities::get_vulnerability))
         .routes(routes!(vulnerabilities::list_vulnerabilities))
 }

@@ -278,6 +278,7 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
             // Nothing imported and something failed: stdout stays empty, stderr says why.
             if failures.len() < files.len() || failures.is_empty() {
                 printer.finish()?;
+                reprioritize(&app).await;
             }
             app.store.close().await;
             match failures.len() {
@@ -314,6 +315,7 @@ pub async fn feeds(config: Config, c: FeedsCommand) -> anyhow::Result<()> {
                 printer.row(r)?;
             }
             printer.finish()?;
+            reprioritize(&app).await;
             app.store.close().await;
             let failed: Vec<&str> = reports
                 .iter()
@@ -521,4 +523,28 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
         v.open_findings
     )?;
     Ok(())
+}
+
+/// After new knowledge, re-scores the findings it changes (when there are findings), and says
+/// so on standard error (standard output stays the import report).
+async fn reprioritize(app: &vantage_app::App) {
+    match app.store.count_findings().await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => match app.run_prioritize_job("cli").await {
+            Ok(r) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "prioritized: {} of {} contexts changed, {} findings updated, {} newly prioritized ({:.1} s)",
+                    r.contexts_changed,
+                    r.contexts,
+                    r.findings_updated,
+                    r.findings_attached,
+                    r.seconds
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "warning: prioritization failed: {e}");
+            }
+        },
+    }
 }
