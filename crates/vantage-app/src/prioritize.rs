@@ -288,6 +288,55 @@ impl App {
         Ok(())
     }
 
+    /// Sets which policy and model a scope's priorities come from (the policy must exist);
+    /// takes effect at the next prioritization run.
+    pub async fn set_scope_priority(
+        &self,
+        scope: &str,
+        policy: Option<&str>,
+        model: Option<vantage_domain::PriorityModel>,
+        actor: &str,
+    ) -> Result<Scope, AppError> {
+        let id = self.resolve_scope(scope).await?;
+        let current = self
+            .store
+            .scope(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("scope {scope}")))?;
+        let policy = policy.unwrap_or(&current.priority_policy);
+        let model = model.unwrap_or(current.priority_model);
+        let settings = self.priority_settings().await?;
+        if settings.policy(policy).is_none() {
+            let known: Vec<String> = self
+                .priority_policies()
+                .await?
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            return Err(AppError::Invalid(format!(
+                "no priority policy {policy:?}; known: {}",
+                known.join(", ")
+            )));
+        }
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .set_scope_priority(id, policy, model, now)
+            .await?;
+        self.store
+            .record_audit(
+                now,
+                actor,
+                "scope.set_priority",
+                ("scope", &id.0.to_string()),
+                &format!("policy={policy} model={model}"),
+            )
+            .await?;
+        self.store
+            .scope(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("scope {scope}")))
+    }
+
     /// Prioritizes every finding whose inputs changed since the last run (all of them the first
     /// time). Safe to run at any time; a run that fails leaves the previous priorities.
     pub async fn prioritize(&self) -> Result<PrioritizeReport, AppError> {

@@ -177,6 +177,35 @@ impl Store {
         rows.into_iter().map(Scope::try_from).collect()
     }
 
+    /// Sets the priority policy and model of a scope.
+    pub async fn set_scope_priority(
+        &self,
+        id: ScopeId,
+        policy: &str,
+        model: PriorityModel,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let n = with_pool!(self, |p| {
+            sqlx::query(
+            "UPDATE scopes SET priority_policy = $2, priority_model = $3, updated_at = $4 WHERE id = $1"
+        )
+        .bind(id.0)
+        .bind(policy)
+        .bind(model.as_str())
+        .bind(ts(now))
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "scope",
+                key: id.0.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Makes assets members of a scope (idempotent).
     pub async fn add_scope_members(&self, scope: ScopeId, assets: &[AssetId]) -> Result<u64> {
         let mut added = 0;

@@ -277,6 +277,20 @@ pub struct CvssArgs {
 pub enum ScopesCommand {
     /// List scopes.
     List(FormatArg),
+    /// Choose where a scope's priorities come from: a policy (`vantage.toml`
+    /// `[priority.policies.NAME]`, API-edited, or the built-in `default`) and a model: cvss
+    /// (the policy's rules), ssvc (CISA's SSVC tree: Act → P1 … Track → P4) or both (the
+    /// higher). Re-prioritizes at once.
+    SetPriority {
+        /// Scope name or id.
+        scope: String,
+        /// Policy name.
+        #[arg(long)]
+        policy: Option<String>,
+        /// cvss, ssvc or both.
+        #[arg(long)]
+        model: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

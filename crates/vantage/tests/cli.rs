@@ -511,6 +511,33 @@ fn findings_are_prioritized_and_explained() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report[0]["contexts_changed"], 0, "{report}");
 
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scopes",
+        "set-priority",
+        "DMZ",
+        "--policy",
+        "nope",
+    ]);
+    assert_error(&o, 2, "no priority policy \"nope\"; known: default");
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scopes",
+        "set-priority",
+        "DMZ",
+        "--model",
+        "ssvc",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("scope DMZ: priority policy default, model ssvc"),
+        "{out}"
+    );
+    assert!(out.contains("prioritized: "), "{out}");
+
     let o = run(&["--data-dir", d, "findings", "history", "999999"]);
     assert_error(&o, 2, "finding 999999");
 }

@@ -126,6 +126,8 @@ impl Row for Scope {
             "exposure",
             "criticality",
             "frequency",
+            "priority_policy",
+            "priority_model",
             "description",
         ]
     }
@@ -136,6 +138,8 @@ impl Row for Scope {
             self.exposure.to_string(),
             self.criticality.to_string(),
             self.frequency.to_string(),
+            self.priority_policy.clone(),
+            self.priority_model.to_string(),
             self.description.clone(),
         ]
     }
@@ -323,7 +327,38 @@ pub async fn assets(config: Config, c: AssetsCommand) -> anyhow::Result<()> {
 
 /// `vantage scopes list`.
 pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
-    let ScopesCommand::List(f) = c;
+    let f = match c {
+        ScopesCommand::List(f) => f,
+        ScopesCommand::SetPriority {
+            scope,
+            policy,
+            model,
+        } => {
+            let model = arg::<vantage_domain::PriorityModel>(model.as_deref())?;
+            let app = super::open(config).await?;
+            let s = app
+                .set_scope_priority(&scope, policy.as_deref(), model, "cli")
+                .await?;
+            use std::io::Write;
+            writeln!(
+                std::io::stdout(),
+                "scope {}: priority policy {}, model {}",
+                s.name,
+                s.priority_policy,
+                s.priority_model
+            )?;
+            let r = app.run_prioritize_job("cli").await?;
+            writeln!(
+                std::io::stdout(),
+                "prioritized: {} of {} contexts changed, {} findings updated",
+                r.contexts_changed,
+                r.contexts,
+                r.findings_updated
+            )?;
+            app.store.close().await;
+            return Ok(());
+        }
+    };
     let app = super::open(config).await?;
     let mut printer = Printer::new::<Scope>(f.format, std::io::stdout().lock());
     for s in app.store.list_scopes().await? {
