@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use vantage_domain::{JobKind, JobStatus, Scope};
 use vantage_priority::{Context, Facts, Outcome, Policy, ScopeContext, Settings};
-use vantage_store::{PriorityKnowledge, PriorityRow};
+use vantage_store::{ChangedContext, PriorityKnowledge, PriorityRow};
 
 use crate::app::App;
 use crate::error::AppError;
@@ -371,9 +371,13 @@ impl App {
             let o = vantage_priority::prioritize(&f, ctx, settings, today);
             let fp = fingerprint(&o);
             if fp != c.fingerprint {
-                changed.push((
-                    c.id,
-                    PriorityRow {
+                let old = (c.fingerprint != 0)
+                    .then(|| vantage_domain::Priority::from_rank(c.priority).map(|p| (p, c.score)))
+                    .flatten();
+                changed.push(ChangedContext {
+                    id: c.id,
+                    old,
+                    row: PriorityRow {
                         priority: o.priority,
                         score: o.score,
                         base_score: o.base_score,
@@ -386,7 +390,7 @@ impl App {
                         sla_days: o.sla_days,
                         fingerprint: fp,
                     },
-                ));
+                });
             }
         }
         let applied = self.store.apply_priorities(&changed, now).await?;

@@ -29,7 +29,9 @@ pub use findings::BULK_BATCH_ROWS;
 pub use jobs::FinishedJob;
 pub use knowledge::{ImportLog, ImportTx};
 pub use migrate::LATEST as LATEST_MIGRATION;
-pub use priority::{PriorityApplied, PriorityKnowledge, PriorityRow, StoredContext};
+pub use priority::{
+    ChangedContext, PriorityApplied, PriorityKnowledge, PriorityRow, StoredContext,
+};
 pub use scopes::NewScope;
 pub use sync::SyncState;
 pub use users::{TokenOwner, UserWithHash};

@@ -54,6 +54,29 @@ pub struct StoredContext {
     pub profile: String,
     /// Digest of the stored result (0 for a context never computed).
     pub fingerprint: i64,
+    /// Stored priority rank (meaningless while `fingerprint` is 0).
+    pub priority: i16,
+    /// Stored score.
+    pub score: Option<f64>,
+}
+
+/// A context whose result changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedContext {
+    /// Row id.
+    pub id: i64,
+    /// The new result.
+    pub row: PriorityRow,
+    /// The previous priority and score; `None` for a context computed for the first time.
+    pub old: Option<(Priority, Option<f64>)>,
+}
+
+impl ChangedContext {
+    /// Whether the priority or the score moved (a history row, and its findings rewritten);
+    /// otherwise only the explanation or the vectors changed.
+    pub fn moved(&self) -> bool {
+        self.old != Some((self.row.priority, self.row.score))
+    }
 }
 
 /// What the knowledge base knows about the vulnerabilities that findings reference (and their
@@ -197,11 +220,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(NEW_CONTEXTS)
+                let created = sqlx::query(NEW_CONTEXTS)
                     .bind(now)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
                 tx.commit().await?;
+                // Many new contexts (a first run): fresh planner statistics for what follows.
+                if created > 10_000 {
+                    sqlx::query("ANALYZE priority_contexts").execute(p).await?;
+                }
             }
         }
         Ok(changed.len() as u64)
@@ -209,11 +237,13 @@ impl Store {
 
     /// Every context, to be recomputed.
     pub async fn priority_contexts(&self) -> Result<Vec<StoredContext>> {
-        Ok(with_pool!(self, |p| sqlx::query_as(
-            "SELECT id, vuln_id, profile, fingerprint FROM priority_contexts ORDER BY id"
+        Ok(with_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT id, vuln_id, profile, fingerprint, priority, score FROM priority_contexts ORDER BY id"
         )
         .fetch_all(p)
-        .await?))
+        .await?
+        }))
     }
 
     /// The knowledge about every vulnerability of a context (and its aliases).
@@ -311,55 +341,49 @@ impl Store {
         Ok(k)
     }
 
-    /// Second half of a run, in one transaction: writes the changed contexts (and a history
-    /// row where the priority or score moved), rewrites the priority and score of their
-    /// findings, and attaches unattached findings to their context.
+    /// Second half of a run, in one transaction: writes the changed contexts; for those whose
+    /// priority or score moved, records a history row and rewrites their findings' priority and
+    /// score (only those findings are touched); then attaches unattached findings to their
+    /// context.
     pub async fn apply_priorities(
         &self,
-        changed: &[(i64, PriorityRow)],
+        changed: &[ChangedContext],
         now: OffsetDateTime,
     ) -> Result<PriorityApplied> {
         let now = ts(now);
+        let moved: Vec<&ChangedContext> = changed.iter().filter(|c| c.moved()).collect();
         let mut applied = PriorityApplied {
             contexts_changed: changed.len() as u64,
+            priority_changes: moved.len() as u64,
             ..Default::default()
         };
         const HISTORY: &str = "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
-             new_priority, old_score, new_score, explanation) \
-             SELECT id, $2, CASE WHEN fingerprint = 0 THEN NULL ELSE priority END, $3, \
-             CASE WHEN fingerprint = 0 THEN NULL ELSE score END, $4, $5 FROM priority_contexts \
-             WHERE id = $1 AND (fingerprint = 0 OR priority <> $3 \
-             OR COALESCE(score, -1) <> COALESCE($4, -1))";
+             new_priority, old_score, new_score, explanation) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         const UPDATE: &str = "UPDATE priority_contexts SET priority = $2, score = $3, \
              base_score = $4, source_vector = $5, vector_source = $6, derived_vector = $7, \
              ssvc = $8, rule = $9, explanation = $10, sla_days = $11, fingerprint = $12, \
              updated_at = $13 WHERE id = $1";
-        // Findings of the contexts this run changed: stamped with `updated_at = now`.
-        const PROPAGATE: &str = "UPDATE findings SET priority = c.priority, score = c.score \
-             FROM priority_contexts c WHERE findings.context_id = c.id AND c.updated_at = $1 \
-             AND (findings.priority IS NULL OR findings.priority <> c.priority \
-             OR COALESCE(findings.score, -1) <> COALESCE(c.score, -1))";
+        // One statement per asset profile (a handful): the join is then findings ⋈ contexts on
+        // the vulnerability alone. A single statement joining assets and contexts on the
+        // profile let PostgreSQL pair every asset with every context of its profile first.
         const ATTACH: &str = "UPDATE findings SET context_id = c.id, priority = c.priority, \
-             score = c.score FROM assets a JOIN priority_contexts c ON c.profile = a.priority_profile \
-             WHERE findings.context_id IS NULL AND a.id = findings.asset_id \
-             AND c.vuln_id = findings.vuln_id";
+             score = c.score FROM priority_contexts c \
+             WHERE findings.context_id IS NULL \
+             AND findings.asset_id IN (SELECT id FROM assets WHERE priority_profile = $1) \
+             AND c.profile = $1 AND c.vuln_id = findings.vuln_id";
+        let profiles: Vec<String> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT DISTINCT priority_profile FROM assets WHERE priority_profile IS NOT NULL"
+        )
+        .fetch_all(p)
+        .await?);
         match &self.pool {
             Pool::Sqlite(p) => {
                 let mut tx = p.begin_write().await?;
-                for (id, r) in changed {
-                    let rank = r.priority.rank();
-                    applied.priority_changes += sqlx::query(HISTORY)
-                        .bind(id)
-                        .bind(now)
-                        .bind(rank)
-                        .bind(r.score)
-                        .bind(&r.explanation)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                for c in changed {
+                    let r = &c.row;
                     sqlx::query(UPDATE)
-                        .bind(id)
-                        .bind(rank)
+                        .bind(c.id)
+                        .bind(r.priority.rank())
                         .bind(r.score)
                         .bind(r.base_score)
                         .bind(&r.source_vector)
@@ -374,51 +398,46 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                if !changed.is_empty() {
-                    applied.findings_updated = sqlx::query(PROPAGATE)
+                for c in &moved {
+                    sqlx::query(HISTORY)
+                        .bind(c.id)
                         .bind(now)
+                        .bind(c.old.map(|o| o.0.rank()))
+                        .bind(c.row.priority.rank())
+                        .bind(c.old.and_then(|o| o.1))
+                        .bind(c.row.score)
+                        .bind(&c.row.explanation)
+                        .execute(&mut *tx)
+                        .await?;
+                    if c.old.is_some() {
+                        applied.findings_updated += sqlx::query(
+                            "UPDATE findings SET priority = $1, score = $2 WHERE context_id = $3",
+                        )
+                        .bind(c.row.priority.rank())
+                        .bind(c.row.score)
+                        .bind(c.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                }
+                for profile in &profiles {
+                    applied.findings_attached += sqlx::query(ATTACH)
+                        .bind(profile)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
                 }
-                applied.findings_attached =
-                    sqlx::query(ATTACH).execute(&mut *tx).await?.rows_affected();
                 tx.commit().await?;
             }
             Pool::Postgres(p) => {
-                // Column arrays, 10,000 contexts per statement: a round trip per row would
-                // dominate a run that touches hundreds of thousands of contexts.
+                // Column arrays, 10,000 rows per statement: a round trip per row would dominate
+                // a run that touches hundreds of thousands of contexts.
                 let mut tx = p.begin_write().await?;
                 for chunk in changed.chunks(10_000) {
-                    let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
                     let col = |f: &dyn Fn(&PriorityRow) -> Option<String>| {
-                        chunk.iter().map(|c| f(&c.1)).collect::<Vec<_>>()
+                        chunk.iter().map(|c| f(&c.row)).collect::<Vec<_>>()
                     };
-                    let priority: Vec<i16> = chunk.iter().map(|c| c.1.priority.rank()).collect();
-                    let score: Vec<Option<f64>> = chunk.iter().map(|c| c.1.score).collect();
-                    let base: Vec<Option<f64>> = chunk.iter().map(|c| c.1.base_score).collect();
-                    let sla: Vec<i32> = chunk.iter().map(|c| c.1.sla_days as i32).collect();
-                    let fp: Vec<i64> = chunk.iter().map(|c| c.1.fingerprint).collect();
-                    let explanation = col(&|r| Some(r.explanation.clone()));
-                    applied.priority_changes += sqlx::query(
-                        "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
-                         new_priority, old_score, new_score, explanation) \
-                         SELECT c.id, $1, CASE WHEN c.fingerprint = 0 THEN NULL ELSE c.priority END, \
-                         u.priority, CASE WHEN c.fingerprint = 0 THEN NULL ELSE c.score END, u.score, \
-                         u.explanation FROM priority_contexts c \
-                         JOIN UNNEST($2::bigint[], $3::smallint[], $4::float8[], $5::text[]) \
-                         AS u(id, priority, score, explanation) ON c.id = u.id \
-                         WHERE c.fingerprint = 0 OR c.priority <> u.priority \
-                         OR c.score IS DISTINCT FROM u.score",
-                    )
-                    .bind(now)
-                    .bind(&ids)
-                    .bind(&priority)
-                    .bind(&score)
-                    .bind(&explanation)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
                     sqlx::query(
                         "UPDATE priority_contexts c SET priority = u.priority, score = u.score, \
                          base_score = u.base_score, source_vector = u.source_vector, \
@@ -432,30 +451,101 @@ impl Store {
                          sla_days, fingerprint) WHERE c.id = u.id",
                     )
                     .bind(now)
-                    .bind(&ids)
-                    .bind(&priority)
-                    .bind(&score)
-                    .bind(&base)
+                    .bind(chunk.iter().map(|c| c.id).collect::<Vec<i64>>())
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.priority.rank())
+                            .collect::<Vec<i16>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.score)
+                            .collect::<Vec<Option<f64>>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.base_score)
+                            .collect::<Vec<Option<f64>>>(),
+                    )
                     .bind(col(&|r| r.source_vector.clone()))
                     .bind(col(&|r| r.vector_source.clone()))
                     .bind(col(&|r| r.derived_vector.clone()))
                     .bind(col(&|r| r.ssvc.map(|s| s.as_str().to_string())))
                     .bind(col(&|r| Some(r.rule.clone())))
-                    .bind(&explanation)
-                    .bind(&sla)
-                    .bind(&fp)
+                    .bind(col(&|r| Some(r.explanation.clone())))
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.sla_days as i32)
+                            .collect::<Vec<i32>>(),
+                    )
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.fingerprint)
+                            .collect::<Vec<i64>>(),
+                    )
                     .execute(&mut *tx)
                     .await?;
                 }
-                if !changed.is_empty() {
-                    applied.findings_updated = sqlx::query(PROPAGATE)
-                        .bind(now)
+                for chunk in moved.chunks(10_000) {
+                    let ids: Vec<i64> = chunk.iter().map(|c| c.id).collect();
+                    let priority: Vec<i16> = chunk.iter().map(|c| c.row.priority.rank()).collect();
+                    let score: Vec<Option<f64>> = chunk.iter().map(|c| c.row.score).collect();
+                    sqlx::query(
+                        "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
+                         new_priority, old_score, new_score, explanation) \
+                         SELECT u.id, $1, u.old_priority, u.priority, u.old_score, u.score, \
+                         u.explanation FROM UNNEST($2::bigint[], $3::smallint[], $4::smallint[], \
+                         $5::float8[], $6::float8[], $7::text[]) \
+                         AS u(id, old_priority, priority, old_score, score, explanation)",
+                    )
+                    .bind(now)
+                    .bind(&ids)
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.old.map(|o| o.0.rank()))
+                            .collect::<Vec<Option<i16>>>(),
+                    )
+                    .bind(&priority)
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.old.and_then(|o| o.1))
+                            .collect::<Vec<Option<f64>>>(),
+                    )
+                    .bind(&score)
+                    .bind(
+                        chunk
+                            .iter()
+                            .map(|c| c.row.explanation.clone())
+                            .collect::<Vec<String>>(),
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    applied.findings_updated += sqlx::query(
+                        "UPDATE findings f SET priority = u.priority, score = u.score \
+                         FROM UNNEST($1::bigint[], $2::smallint[], $3::float8[]) \
+                         AS u(id, priority, score) WHERE f.context_id = u.id",
+                    )
+                    .bind(&ids)
+                    .bind(&priority)
+                    .bind(&score)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                for profile in &profiles {
+                    applied.findings_attached += sqlx::query(ATTACH)
+                        .bind(profile)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
                 }
-                applied.findings_attached =
-                    sqlx::query(ATTACH).execute(&mut *tx).await?.rows_affected();
                 tx.commit().await?;
             }
         }
