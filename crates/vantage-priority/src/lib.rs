@@ -279,14 +279,14 @@ fn requirement_letter(r: Requirement) -> &'static str {
 }
 
 /// Writes the context into a vector: exploit maturity, the security requirements (when the
-/// asset's scopes state them) and (when enabled and the version has it) the modified attack
-/// vector.
+/// asset's scopes state them) and (when `modify_attack_vector` and the version has it) the
+/// modified attack vector.
 pub fn derive_vector(
     source: &Cvss,
     facts: &Facts,
     cia: Option<CiaRequirements>,
     exposure: ExposureClass,
-    settings: &Settings,
+    modify_attack_vector: bool,
 ) -> Cvss {
     let mut v = *source;
     let exploited = facts.exploited();
@@ -309,7 +309,7 @@ pub fn derive_vector(
         let _ = v.set("IR", requirement_letter(cia.integrity));
         let _ = v.set("AR", requirement_letter(cia.availability));
     }
-    if settings.exposure_modifies_vector && v.version() != Version::V2_0 {
+    if modify_attack_vector && v.version() != Version::V2_0 {
         let av = v
             .get("MAV")
             .filter(|m| *m != "X")
@@ -419,9 +419,22 @@ pub fn prioritize(facts: &Facts, ctx: &Context, settings: &Settings, today: Date
     let (exposure, exposure_scope) = eff.exposure;
     let (criticality, criticality_scope) = eff.criticality;
     let best = best_vector(&facts.vectors, settings);
+    // The policy of the scope that imposed the exposure decides whether it modifies the vector.
+    let exposure_policy = match exposure_scope {
+        Some(name) => ctx
+            .scopes
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.policy.as_str()),
+        None => Some(settings.default_policy.as_str()),
+    };
+    let modify_av = exposure_policy
+        .and_then(|p| settings.policy(p))
+        .and_then(|p| p.modify_attack_vector)
+        .unwrap_or(settings.exposure_modifies_vector);
     let derived = best
         .as_ref()
-        .map(|(_, c)| derive_vector(c, facts, eff.cia, exposure, settings));
+        .map(|(_, c)| derive_vector(c, facts, eff.cia, exposure, modify_av));
     let score = derived.as_ref().map(Cvss::score);
     let ssvc_in = ssvc_inputs(facts, best.as_ref().map(|(_, c)| c), exposure, criticality);
     let ssvc = ssvc::decide(ssvc_in);

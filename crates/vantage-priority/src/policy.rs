@@ -14,6 +14,11 @@ pub struct Policy {
     /// Priority when no rule matches.
     #[serde(default = "default_priority")]
     pub default: Priority,
+    /// Whether the asset's exposure is written into the vector as a Modified Attack Vector
+    /// (local-only → MAV:L, isolated → MAV:P) for the scopes using this policy; unset: the
+    /// global `priority.exposure_modifies_vector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modify_attack_vector: Option<bool>,
 }
 
 fn default_priority() -> Priority {
@@ -275,6 +280,7 @@ impl Policy {
                 ),
             ],
             default: Priority::P4,
+            modify_attack_vector: None,
         }
     }
 }

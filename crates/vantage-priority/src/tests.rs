@@ -73,21 +73,20 @@ fn best_vector_prefers_v4_then_primary() {
 
 #[test]
 fn derived_vectors_carry_threat_requirements_and_exposure() {
-    let s = Settings::default();
     let high = CiaRequirements {
         confidentiality: Requirement::High,
         integrity: Requirement::Medium,
         availability: Requirement::Low,
     };
     let v4: Cvss = V40_CRIT.parse().unwrap();
-    let d = derive_vector(&v4, &kev_facts(), Some(high), ExposureClass::Internet, &s);
+    let d = derive_vector(&v4, &kev_facts(), Some(high), ExposureClass::Internet, true);
     assert_eq!(d.to_string(), format!("{V40_CRIT}/E:A/CR:H/IR:M/AR:L"));
     let d = derive_vector(
         &v4,
         &Facts::default(),
         Some(high),
         ExposureClass::LocalOnly,
-        &s,
+        true,
     );
     assert_eq!(
         d.to_string(),
@@ -103,25 +102,21 @@ fn derived_vectors_carry_threat_requirements_and_exposure() {
         &poc,
         Some(CiaRequirements::default()),
         ExposureClass::Isolated,
-        &s,
+        true,
     );
     assert_eq!(
         d.to_string(),
         format!("{V31_CRIT}/E:F/CR:M/IR:M/AR:M/MAV:P")
     );
     let v2: Cvss = "AV:N/AC:L/Au:N/C:P/I:P/A:P".parse().unwrap();
-    let d = derive_vector(&v2, &Facts::default(), None, ExposureClass::Isolated, &s);
+    let d = derive_vector(&v2, &Facts::default(), None, ExposureClass::Isolated, true);
     assert_eq!(d.to_string(), "AV:N/AC:L/Au:N/C:P/I:P/A:P/E:U");
-    let off = Settings {
-        exposure_modifies_vector: false,
-        ..Settings::default()
-    };
     let d = derive_vector(
         &v4,
         &Facts::default(),
         Some(high),
         ExposureClass::Isolated,
-        &off,
+        false,
     );
     assert_eq!(d.get("MAV"), None);
 }
@@ -231,6 +226,7 @@ fn the_strictest_scope_decides_and_is_named() {
                     },
                 }],
                 default: Priority::P3,
+                modify_attack_vector: None,
             },
         )]
         .into(),
@@ -390,6 +386,7 @@ fn age_and_ssvc_conditions() {
             when,
         }],
         default: Priority::P4,
+        modify_attack_vector: None,
     };
     let s = Settings {
         policies: [(
@@ -421,4 +418,33 @@ fn age_and_ssvc_conditions() {
         prioritize(&facts, &Context::default(), &s, TODAY).priority,
         Priority::P4
     );
+}
+
+#[test]
+fn a_policy_can_keep_the_attack_vector() {
+    let keep = Policy {
+        modify_attack_vector: Some(false),
+        ..Policy::builtin_default()
+    };
+    let s = Settings {
+        policies: [("keep".to_string(), keep)].into(),
+        ..Settings::default()
+    };
+    let mut lab = scope("Lab", ExposureClass::Isolated, 3);
+    let facts = Facts {
+        vectors: vec![vector("nvd@nist.gov", true, V31_CRIT)],
+        ..Default::default()
+    };
+    let o = prioritize(
+        &facts,
+        &Context {
+            scopes: vec![lab.clone()],
+        },
+        &s,
+        TODAY,
+    );
+    assert!(o.derived_vector.unwrap().ends_with("/MAV:P"));
+    lab.policy = "keep".into();
+    let o = prioritize(&facts, &Context { scopes: vec![lab] }, &s, TODAY);
+    assert!(!o.derived_vector.unwrap().contains("MAV"));
 }

@@ -192,6 +192,18 @@ both_backends! {
         let id = seen[0];
         let (s, b) = api.get(&format!("/api/v1/findings/{id}")).await;
         assert_eq!((s, b["id"].as_i64()), (StatusCode::OK, Some(id)));
+        assert!(b["prioritization"].is_null(), "not prioritized yet: {b}");
+
+        // Prioritized: the finding carries why, and its history has the first decision.
+        api.app.prioritize().await.unwrap();
+        let (_, b) = api.get(&format!("/api/v1/findings/{id}")).await;
+        let p = &b["prioritization"];
+        assert_eq!(p["explanation"], "internal, no CVSS vector → P4 (no rule matched), due in 180 days", "{b}");
+        assert_eq!(p["sla_days"], 180);
+        let (s, h) = api.get(&format!("/api/v1/findings/{id}/history")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!((h[0]["old_priority"].is_null(), h[0]["new_priority"].as_str()), (true, Some("p4")), "{h}");
+        assert_eq!(api.get("/api/v1/findings/999999/history").await.0, StatusCode::NOT_FOUND);
     }
 
     async fn bad_filters_get_json_errors(db) {
@@ -340,6 +352,7 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/scopes",
         "/api/v1/priority/policies",
         "/api/v1/priority/policies/{name}",
+        "/api/v1/findings/{id}/history",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vantage_app::queries::FindingQuery;
-use vantage_domain::{Finding, FindingId, Priority, StatusFilter, VulnId};
+use vantage_domain::{Finding, FindingId, Priority, PriorityChange, StatusFilter, VulnId};
 
 use super::{parse_param, query_error};
 use crate::AppState;
@@ -98,4 +98,36 @@ pub(crate) async fn get_finding(
         .await
         .map_err(|_| not_found())?;
     Ok(Json(f))
+}
+
+/// A finding's priority history, oldest first: every change of its priority or score, with
+/// the explanation it had from then on.
+#[utoipa::path(get, path = "/api/v1/findings/{id}/history", tag = "findings",
+    params(("id" = i64, Path, description = "Finding id")),
+    responses(
+        (status = 200, description = "Priority changes, oldest first", body = Vec<PriorityChange>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such finding visible to the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn get_finding_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<PriorityChange>>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let not_found = || ApiError::not_found(format!("finding {id} not found"));
+    let store = &state.app.store;
+    let f = store
+        .finding(FindingId(id))
+        .await
+        .map_err(vantage_app::AppError::from)?
+        .ok_or_else(not_found)?;
+    check_asset_visible(&state, &caller, f.asset_id)
+        .await
+        .map_err(|_| not_found())?;
+    let history = store
+        .priority_history(f.id)
+        .await
+        .map_err(vantage_app::AppError::from)?;
+    Ok(Json(history))
 }

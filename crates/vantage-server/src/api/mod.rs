@@ -62,6 +62,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(assets::get_asset))
         .routes(routes!(findings::list_findings))
         .routes(routes!(findings::get_finding))
+        .routes(routes!(findings::get_finding_history))
         .routes(routes!(scopes::list_scopes))
         .routes(routes!(priority::list_policies))
         .routes(routes!(priority::put_policy, priority::delete_policy))
