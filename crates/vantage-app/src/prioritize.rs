@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use vantage_domain::{JobKind, JobStatus, Scope};
 use vantage_priority::{Context, Facts, Outcome, Policy, ScopeContext, Settings};
-use vantage_store::{ChangedContext, PriorityKnowledge, PriorityRow};
+use vantage_store::{ChangedContext, PriorityKnowledge};
 
 use crate::app::App;
 use crate::error::AppError;
@@ -376,20 +376,9 @@ impl App {
                     .flatten();
                 changed.push(ChangedContext {
                     id: c.id,
+                    result: o,
+                    fingerprint: fp,
                     old,
-                    row: PriorityRow {
-                        priority: o.priority,
-                        score: o.score,
-                        base_score: o.base_score,
-                        source_vector: o.source_vector,
-                        vector_source: o.vector_source,
-                        derived_vector: o.derived_vector,
-                        ssvc: o.ssvc,
-                        rule: o.rule,
-                        explanation: o.explanation,
-                        sla_days: o.sla_days,
-                        fingerprint: fp,
-                    },
                 });
             }
         }

@@ -74,7 +74,7 @@ fn summary(all: &[Finding]) -> Vec<(String, String, Option<Priority>, String)> {
                 f.priority,
                 f.prioritization
                     .as_ref()
-                    .map(|p| p.explanation.clone())
+                    .map(|p| p.result.explanation.clone())
                     .unwrap_or_default(),
             )
         })
@@ -136,13 +136,13 @@ both_backends! {
         // The derived vector is stored beside the source vector, and the score is its score.
         let web0101 = all.iter().find(|f| f.asset_name == "web" && f.vuln_id.as_str() == "CVE-2030-0101").unwrap();
         let p = web0101.prioritization.as_ref().unwrap();
-        assert_eq!(p.source_vector.as_deref(), Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"));
-        assert_eq!(p.derived_vector.as_deref(), Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:H/CR:M/IR:M/AR:M"));
-        assert_eq!((web0101.score, p.score, p.sla_days), (Some(9.8), Some(9.8), 7));
+        assert_eq!(p.result.source_vector.as_deref(), Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"));
+        assert_eq!(p.result.derived_vector.as_deref(), Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:H/CR:M/IR:M/AR:M"));
+        assert_eq!((web0101.score, p.result.score, p.result.sla_days), (Some(9.8), Some(9.8), 7));
         assert_eq!(p.due, Some(web0101.first_detected + time::Duration::days(7)));
         let loose0102 = all.iter().find(|f| f.vuln_id.as_str() == "CVE-2030-0102").unwrap();
         assert_eq!(
-            loose0102.prioritization.as_ref().unwrap().derived_vector.as_deref(),
+            loose0102.prioritization.as_ref().unwrap().result.derived_vector.as_deref(),
             Some("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U"),
             "v4.0 preferred over v3.1; no scope: no requirements written"
         );
@@ -160,7 +160,7 @@ both_backends! {
         let web0103 = all.iter().find(|f| f.asset_name == "web" && f.vuln_id.as_str() == "CVE-2030-0103").unwrap();
         assert_eq!(web0103.priority, Some(Priority::P3));
         assert_eq!(
-            web0103.prioritization.as_ref().unwrap().explanation,
+            web0103.prioritization.as_ref().unwrap().result.explanation,
             "EPSS 0.50 (99.5th pct ≥ 90th), internet-exposed, criticality 4, CVSSv3.1 5.1 (base 5.5) → P3 by rule likely-exploited, due in 90 days"
         );
         let history = app.store.priority_history(web0103.id).await.unwrap();
@@ -173,7 +173,7 @@ both_backends! {
         assert_eq!((r.assets_reprofiled, r.findings_attached), (1, 2), "{r:?}");
         let all = findings(&app).await;
         let loose0102 = all.iter().find(|f| f.vuln_id.as_str() == "CVE-2030-0102").unwrap();
-        assert!(loose0102.prioritization.as_ref().unwrap().explanation.contains("internet-exposed"));
+        assert!(loose0102.prioritization.as_ref().unwrap().result.explanation.contains("internet-exposed"));
         assert_eq!(app.store.unprioritized_findings().await.unwrap(), 0);
     }
 }

@@ -43,7 +43,7 @@ pub use knowledge::{
     SsvcDecision, VersionRange, VulnFilter, VulnRecord, VulnSummary, VulnerabilityView,
 };
 pub use package::{Ecosystem, Package};
-pub use priority::{Prioritization, PriorityChange, PriorityModel, SsvcOutcome};
+pub use priority::{Prioritization, PriorityChange, PriorityModel, PriorityResult, SsvcOutcome};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};
 pub use scope::{
     CiaRequirements, ExposureClass, MembershipRule, Requirement, ScanFrequency, Scope, SlaPolicy,

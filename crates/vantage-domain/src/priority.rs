@@ -55,11 +55,11 @@ name_enum! {
     }
 }
 
-/// Why a finding has its priority: stored per vulnerability and asset context, shared by every
-/// finding of that vulnerability on assets in the same scopes.
+/// What prioritization decided for a vulnerability in one context: the contextual score and
+/// vectors, the priority and the rule, and the sentence that explains them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Prioritization {
+pub struct PriorityResult {
     /// The priority.
     pub priority: Priority,
     /// The contextual score: the derived vector's final score (CVSS-BTE for v4.0).
@@ -73,18 +73,29 @@ pub struct Prioritization {
     /// The source vector with the asset's context written into it (threat, requirements,
     /// modified attack vector), so a person can check the score.
     pub derived_vector: Option<String>,
-    /// The SSVC decision, when the scope's model uses SSVC or a rule asked for it.
+    /// The SSVC decision, when the scope's model uses SSVC.
     pub ssvc: Option<SsvcOutcome>,
-    /// The policy rule that decided (`policy/rule`, or `ssvc`).
+    /// The policy rule that decided (`policy/rule`, `policy/default`, or `ssvc`).
     pub rule: String,
     /// The facts and the rule, in one sentence.
     pub explanation: String,
     /// Days allowed by the scope's SLA for this priority.
     pub sla_days: u32,
+}
+
+/// Why a finding has its priority: the result stored per vulnerability and asset context
+/// (shared by every finding of that vulnerability on assets in the same scopes), with the
+/// finding's own due date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Prioritization {
+    /// The result.
+    #[serde(flatten)]
+    pub result: PriorityResult,
     /// When the finding is due: first detection + SLA days.
     #[serde(with = "time::serde::rfc3339::option")]
     pub due: Option<OffsetDateTime>,
-    /// When this was last computed with a different result.
+    /// When the result last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }

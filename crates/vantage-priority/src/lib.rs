@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use vantage_cvss::{Cvss, Version};
 use vantage_domain::{
-    CiaRequirements, CvssVector, ExposureClass, Priority, PriorityModel, Requirement, SlaPolicy,
-    SsvcDecision, SsvcOutcome,
+    CiaRequirements, CvssVector, ExposureClass, Priority, PriorityModel, PriorityResult,
+    Requirement, SlaPolicy, SsvcDecision,
 };
 
 pub use policy::{Conditions, Policy, Rule, RuleInputs};
@@ -168,30 +168,8 @@ impl Settings {
     }
 }
 
-/// The result for one vulnerability in one context.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
-    /// Priority.
-    pub priority: Priority,
-    /// Contextual score.
-    pub score: Option<f64>,
-    /// Base score of the source vector.
-    pub base_score: Option<f64>,
-    /// Source vector as published.
-    pub source_vector: Option<String>,
-    /// Its source.
-    pub vector_source: Option<String>,
-    /// The derived (contextual) vector.
-    pub derived_vector: Option<String>,
-    /// SSVC decision, when computed.
-    pub ssvc: Option<SsvcOutcome>,
-    /// `policy/rule`, `policy/default` or `ssvc`.
-    pub rule: String,
-    /// The sentence.
-    pub explanation: String,
-    /// SLA days for the priority.
-    pub sla_days: u32,
-}
+/// The result for one vulnerability in one context (the domain's [`PriorityResult`]).
+pub type Outcome = PriorityResult;
 
 /// The vector scores start from: the first parseable vector in the configured version order,
 /// primary source first (then by source name, for a stable choice).
@@ -598,7 +576,7 @@ pub fn prioritize(facts: &Facts, ctx: &Context, settings: &Settings, today: Date
     }
     let _ = write!(explanation, ", due in {sla_days} days");
 
-    Outcome {
+    PriorityResult {
         priority,
         score,
         base_score: best.as_ref().map(|(_, c)| c.base_score()),

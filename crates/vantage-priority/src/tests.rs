@@ -2,7 +2,7 @@
 
 use super::*;
 use time::macros::date;
-use vantage_domain::CvssVersion;
+use vantage_domain::{CvssVersion, SsvcOutcome};
 
 const TODAY: Date = date!(2026 - 11 - 27);
 

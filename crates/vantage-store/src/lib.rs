@@ -29,9 +29,7 @@ pub use findings::BULK_BATCH_ROWS;
 pub use jobs::FinishedJob;
 pub use knowledge::{ImportLog, ImportTx};
 pub use migrate::LATEST as LATEST_MIGRATION;
-pub use priority::{
-    ChangedContext, PriorityApplied, PriorityKnowledge, PriorityRow, StoredContext,
-};
+pub use priority::{ChangedContext, PriorityApplied, PriorityKnowledge, StoredContext};
 pub use scopes::NewScope;
 pub use sync::SyncState;
 pub use users::{TokenOwner, UserWithHash};

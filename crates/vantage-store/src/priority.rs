@@ -9,39 +9,12 @@ use std::collections::BTreeMap;
 use sqlx::FromRow;
 use time::{Date, OffsetDateTime};
 use vantage_domain::{
-    CvssVector, FindingId, Prioritization, Priority, PriorityChange, SsvcDecision, SsvcOutcome,
+    CvssVector, FindingId, Prioritization, Priority, PriorityChange, PriorityResult, SsvcDecision,
 };
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::{Result, StoreError};
 use crate::sql::{from_opt_ts, from_ts, parse, ts};
-
-/// The result of prioritizing one vulnerability for one asset profile.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PriorityRow {
-    /// Priority.
-    pub priority: Priority,
-    /// Contextual score.
-    pub score: Option<f64>,
-    /// Base score of the source vector.
-    pub base_score: Option<f64>,
-    /// Source vector.
-    pub source_vector: Option<String>,
-    /// Its publisher.
-    pub vector_source: Option<String>,
-    /// Derived vector.
-    pub derived_vector: Option<String>,
-    /// SSVC decision.
-    pub ssvc: Option<SsvcOutcome>,
-    /// Deciding rule.
-    pub rule: String,
-    /// Explanation.
-    pub explanation: String,
-    /// SLA days.
-    pub sla_days: u32,
-    /// A digest of all the above: equal digests, nothing to write.
-    pub fingerprint: i64,
-}
 
 /// A stored context, as a run compares it.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -66,7 +39,9 @@ pub struct ChangedContext {
     /// Row id.
     pub id: i64,
     /// The new result.
-    pub row: PriorityRow,
+    pub result: PriorityResult,
+    /// A digest of the result: equal digests, nothing to write (never 0).
+    pub fingerprint: i64,
     /// The previous priority and score; `None` for a context computed for the first time.
     pub old: Option<(Priority, Option<f64>)>,
 }
@@ -75,7 +50,7 @@ impl ChangedContext {
     /// Whether the priority or the score moved (a history row, and its findings rewritten);
     /// otherwise only the explanation or the vectors changed.
     pub fn moved(&self) -> bool {
-        self.old != Some((self.row.priority, self.row.score))
+        self.old != Some((self.result.priority, self.result.score))
     }
 }
 
@@ -380,7 +355,7 @@ impl Store {
             Pool::Sqlite(p) => {
                 let mut tx = p.begin_write().await?;
                 for c in changed {
-                    let r = &c.row;
+                    let r = &c.result;
                     sqlx::query(UPDATE)
                         .bind(c.id)
                         .bind(r.priority.rank())
@@ -393,7 +368,7 @@ impl Store {
                         .bind(&r.rule)
                         .bind(&r.explanation)
                         .bind(i64::from(r.sla_days))
-                        .bind(r.fingerprint)
+                        .bind(c.fingerprint)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
@@ -403,18 +378,18 @@ impl Store {
                         .bind(c.id)
                         .bind(now)
                         .bind(c.old.map(|o| o.0.rank()))
-                        .bind(c.row.priority.rank())
+                        .bind(c.result.priority.rank())
                         .bind(c.old.and_then(|o| o.1))
-                        .bind(c.row.score)
-                        .bind(&c.row.explanation)
+                        .bind(c.result.score)
+                        .bind(&c.result.explanation)
                         .execute(&mut *tx)
                         .await?;
                     if c.old.is_some() {
                         applied.findings_updated += sqlx::query(
                             "UPDATE findings SET priority = $1, score = $2 WHERE context_id = $3",
                         )
-                        .bind(c.row.priority.rank())
-                        .bind(c.row.score)
+                        .bind(c.result.priority.rank())
+                        .bind(c.result.score)
                         .bind(c.id)
                         .execute(&mut *tx)
                         .await?
@@ -435,8 +410,8 @@ impl Store {
                 // a run that touches hundreds of thousands of contexts.
                 let mut tx = p.begin_write().await?;
                 for chunk in changed.chunks(10_000) {
-                    let col = |f: &dyn Fn(&PriorityRow) -> Option<String>| {
-                        chunk.iter().map(|c| f(&c.row)).collect::<Vec<_>>()
+                    let col = |f: &dyn Fn(&PriorityResult) -> Option<String>| {
+                        chunk.iter().map(|c| f(&c.result)).collect::<Vec<_>>()
                     };
                     sqlx::query(
                         "UPDATE priority_contexts c SET priority = u.priority, score = u.score, \
@@ -455,19 +430,19 @@ impl Store {
                     .bind(
                         chunk
                             .iter()
-                            .map(|c| c.row.priority.rank())
+                            .map(|c| c.result.priority.rank())
                             .collect::<Vec<i16>>(),
                     )
                     .bind(
                         chunk
                             .iter()
-                            .map(|c| c.row.score)
+                            .map(|c| c.result.score)
                             .collect::<Vec<Option<f64>>>(),
                     )
                     .bind(
                         chunk
                             .iter()
-                            .map(|c| c.row.base_score)
+                            .map(|c| c.result.base_score)
                             .collect::<Vec<Option<f64>>>(),
                     )
                     .bind(col(&|r| r.source_vector.clone()))
@@ -479,22 +454,18 @@ impl Store {
                     .bind(
                         chunk
                             .iter()
-                            .map(|c| c.row.sla_days as i32)
+                            .map(|c| c.result.sla_days as i32)
                             .collect::<Vec<i32>>(),
                     )
-                    .bind(
-                        chunk
-                            .iter()
-                            .map(|c| c.row.fingerprint)
-                            .collect::<Vec<i64>>(),
-                    )
+                    .bind(chunk.iter().map(|c| c.fingerprint).collect::<Vec<i64>>())
                     .execute(&mut *tx)
                     .await?;
                 }
                 for chunk in moved.chunks(10_000) {
                     let ids: Vec<i64> = chunk.iter().map(|c| c.id).collect();
-                    let priority: Vec<i16> = chunk.iter().map(|c| c.row.priority.rank()).collect();
-                    let score: Vec<Option<f64>> = chunk.iter().map(|c| c.row.score).collect();
+                    let priority: Vec<i16> =
+                        chunk.iter().map(|c| c.result.priority.rank()).collect();
+                    let score: Vec<Option<f64>> = chunk.iter().map(|c| c.result.score).collect();
                     sqlx::query(
                         "INSERT INTO priority_changes (context_id, changed_at, old_priority, \
                          new_priority, old_score, new_score, explanation) \
@@ -522,7 +493,7 @@ impl Store {
                     .bind(
                         chunk
                             .iter()
-                            .map(|c| c.row.explanation.clone())
+                            .map(|c| c.result.explanation.clone())
                             .collect::<Vec<String>>(),
                     )
                     .execute(&mut *tx)
@@ -697,20 +668,22 @@ impl PrioritizationRow {
         let sla_days = u32::try_from(sla_days).map_err(|e| StoreError::corrupt("sla_days", e))?;
         let first = from_ts(self.p_first_detected, "finding first_detected")?;
         Ok(Some(Prioritization {
-            priority: rank(priority)?,
-            score: self.p_score,
-            base_score: self.p_base_score,
-            source_vector: self.p_source_vector,
-            vector_source: self.p_vector_source,
-            derived_vector: self.p_derived_vector,
-            ssvc: self
-                .p_ssvc
-                .as_deref()
-                .map(|s| parse(s, "ssvc"))
-                .transpose()?,
-            rule: self.p_rule.unwrap_or_default(),
-            explanation: self.p_explanation.unwrap_or_default(),
-            sla_days,
+            result: PriorityResult {
+                priority: rank(priority)?,
+                score: self.p_score,
+                base_score: self.p_base_score,
+                source_vector: self.p_source_vector,
+                vector_source: self.p_vector_source,
+                derived_vector: self.p_derived_vector,
+                ssvc: self
+                    .p_ssvc
+                    .as_deref()
+                    .map(|s| parse(s, "ssvc"))
+                    .transpose()?,
+                rule: self.p_rule.unwrap_or_default(),
+                explanation: self.p_explanation.unwrap_or_default(),
+                sla_days,
+            },
             due: Some(first + time::Duration::days(i64::from(sla_days))),
             updated_at: from_ts(updated_at, "priority updated_at")?,
         }))

@@ -173,9 +173,10 @@ impl Row for Explained {
             opt(&f.priority),
             f.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
             p.and_then(|p| p.due).map(|d| date(&d)).unwrap_or_default(),
-            p.map(|p| p.explanation.clone())
+            p.map(|p| p.result.explanation.clone())
                 .unwrap_or_else(|| "not prioritized yet (vantage findings prioritize)".into()),
-            p.and_then(|p| p.derived_vector.clone()).unwrap_or_default(),
+            p.and_then(|p| p.result.derived_vector.clone())
+                .unwrap_or_default(),
         ]
     }
 }
