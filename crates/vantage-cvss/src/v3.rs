@@ -192,6 +192,22 @@ fn temporal_equation(v: &Cvss, tenths: i64) -> i64 {
         .ceil_tenths()
 }
 
+/// `8.22 × AttackVector × AttackComplexity × PrivilegesRequired × UserInteraction`, with the
+/// values `value(i)` gives for metrics 0–3 (base or modified) and the PR weights of the
+/// (modified) scope.
+fn exploitability(value: impl Fn(usize) -> usize, scope_changed: bool) -> Dec {
+    let pr = if scope_changed {
+        &PR_CHANGED
+    } else {
+        &PR_UNCHANGED
+    };
+    Dec::new(822, 2)
+        .mul(AV[value(0)])
+        .mul(AC[value(1)])
+        .mul(pr[value(2)])
+        .mul(UI[value(3)])
+}
+
 pub(crate) fn scores(v: &Cvss) -> Tenths {
     let v31 = v.version() == crate::Version::V3_1;
     let one = Dec::int(1);
@@ -203,16 +219,7 @@ pub(crate) fn scores(v: &Cvss) -> Tenths {
             .mul(one.sub(CIA[base_value(v, 6)]))
             .mul(one.sub(CIA[base_value(v, 7)])),
     );
-    let pr = if scope_changed {
-        &PR_CHANGED
-    } else {
-        &PR_UNCHANGED
-    };
-    let esc = Dec::new(822, 2)
-        .mul(AV[base_value(v, 0)])
-        .mul(AC[base_value(v, 1)])
-        .mul(pr[base_value(v, 2)])
-        .mul(UI[base_value(v, 3)]);
+    let esc = exploitability(|i| base_value(v, i), scope_changed);
     let isc = impact(isc_base, scope_changed, false);
     let base = if isc.is_positive() {
         combine(isc, esc, scope_changed)
@@ -233,16 +240,7 @@ pub(crate) fn scores(v: &Cvss) -> Tenths {
                     .mul(requirement(7, 13)),
             )
             .min(Dec::new(915, 3));
-        let mpr = if modified_changed {
-            &PR_CHANGED
-        } else {
-            &PR_UNCHANGED
-        };
-        let mesc = Dec::new(822, 2)
-            .mul(AV[modified_value(v, 0)])
-            .mul(AC[modified_value(v, 1)])
-            .mul(mpr[modified_value(v, 2)])
-            .mul(UI[modified_value(v, 3)]);
+        let mesc = exploitability(|i| modified_value(v, i), modified_changed);
         let misc = impact(misc_base, modified_changed, v31);
         if misc.is_positive() {
             temporal_equation(v, combine(misc, mesc, modified_changed))
