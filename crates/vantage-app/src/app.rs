@@ -16,6 +16,9 @@ pub struct App {
     pub config: Config,
     /// The database.
     pub store: Store,
+    /// Held while prioritization runs: the server's start-up run, its post-refresh runs and
+    /// runs after a policy change never overlap (they would write the same history twice).
+    pub(crate) prioritizing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What `/healthz` reports.
@@ -45,12 +48,16 @@ impl App {
         };
         let store = Store::connect(&url, &opts).await?;
         store.migrate().await?;
-        Ok(App { config, store })
+        Ok(App::from_parts(config, store))
     }
 
     /// Wraps an already open and migrated store (tests, embedding).
     pub fn from_parts(config: Config, store: Store) -> App {
-        App { config, store }
+        App {
+            config,
+            store,
+            prioritizing: Default::default(),
+        }
     }
 
     /// Checks the database.

@@ -340,6 +340,7 @@ impl App {
     /// Prioritizes every finding whose inputs changed since the last run (all of them the first
     /// time). Safe to run at any time; a run that fails leaves the previous priorities.
     pub async fn prioritize(&self) -> Result<PrioritizeReport, AppError> {
+        let _running = self.prioritizing.lock().await;
         let started = Instant::now();
         let now = OffsetDateTime::now_utc();
         let settings = &self.priority_settings().await?;
