@@ -1,0 +1,113 @@
+//! The dpkg status file (`/var/lib/dpkg/status`): deb822 paragraphs; only packages whose
+//! `Status` is `install ok installed` are installed. `Source: name (version)` names the source
+//! package (and its version when it differs from the binary's).
+
+use vantage_domain::Ecosystem;
+
+use super::{InstalledPackage, InventoryError};
+use crate::version::dpkg;
+
+/// Parses a status file.
+pub fn parse_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
+    let mut out = Vec::new();
+    let mut fields: Vec<(usize, &str, &str)> = Vec::new();
+    let lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .chain([(0, "")]);
+    for (n, line) in lines {
+        if line.trim().is_empty() {
+            if !fields.is_empty() {
+                if let Some(p) = paragraph(&fields)? {
+                    out.push(p);
+                }
+                fields.clear();
+            }
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            continue; // a continuation line (Description, Conffiles …)
+        }
+        let (k, v) = line.split_once(':').ok_or_else(|| InventoryError {
+            line: n,
+            message: format!("expected Field: value, got {line:?}"),
+        })?;
+        fields.push((n, k.trim(), v.trim()));
+    }
+    Ok(out)
+}
+
+fn paragraph(fields: &[(usize, &str, &str)]) -> Result<Option<InstalledPackage>, InventoryError> {
+    let start = fields[0].0;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|f| f.1.eq_ignore_ascii_case(k))
+            .map(|f| (f.0, f.2))
+    };
+    let (_, name) = get("Package").ok_or_else(|| InventoryError {
+        line: start,
+        message: "paragraph without a Package field".into(),
+    })?;
+    let installed =
+        get("Status").is_some_and(|s| s.1.split_whitespace().last() == Some("installed"));
+    if !installed {
+        return Ok(None);
+    }
+    let (vline, version) = get("Version").ok_or_else(|| InventoryError {
+        line: start,
+        message: format!("package {name} has no Version"),
+    })?;
+    dpkg::validate(version).map_err(|m| InventoryError {
+        line: vline,
+        message: format!("package {name}: {m}"),
+    })?;
+    let (source_name, source_version) = match get("Source") {
+        Some((_, s)) => match s.split_once('(') {
+            Some((n, v)) => (
+                n.trim().to_string(),
+                v.trim_end_matches(')').trim().to_string(),
+            ),
+            None => (s.trim().to_string(), version.to_string()),
+        },
+        None => (name.to_string(), version.to_string()),
+    };
+    Ok(Some(InstalledPackage {
+        ecosystem: Ecosystem::Deb,
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: get("Architecture").map(|a| a.1.to_string()),
+        source_name,
+        source_version,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_packages_with_their_source() {
+        let status = "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\nDescription: x\n more\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n\nPackage: libc6\nStatus: install ok installed\nSource: glibc (2.36-9+deb12u4)\nVersion: 2.36-9+deb12u4\n";
+        let p = parse_status(status).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[0].source_name.as_str(), p[0].source_version.as_str()),
+            ("openssl", "3.0.11-1~deb12u2")
+        );
+        assert_eq!(
+            (p[1].source_name.as_str(), p[1].source_version.as_str()),
+            ("glibc", "2.36-9+deb12u4")
+        );
+    }
+
+    #[test]
+    fn corrupt_paragraphs_name_the_line() {
+        let e =
+            parse_status("Package: a\nStatus: install ok installed\nVersion: x y\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        let e = parse_status("Package: a\nnot a field\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}

@@ -1,0 +1,174 @@
+//! Inventory parsers: what is installed on a machine, from the files its package managers keep.
+//! Each parser reads bytes and returns [`Inventory`]; nothing here touches the store.
+
+pub mod apk;
+pub mod dpkg;
+
+use vantage_domain::Ecosystem;
+
+/// One installed package, as detection needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledPackage {
+    /// Ecosystem (decides the version scheme and the data sources).
+    pub ecosystem: Ecosystem,
+    /// Binary package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Architecture, when known.
+    pub arch: Option<String>,
+    /// Source package (Debian `Source:`, Alpine origin, RPM source rpm name): what distribution
+    /// security data is keyed by. Equal to `name` when the package is its own source.
+    pub source_name: String,
+    /// Source package version.
+    pub source_version: String,
+}
+
+/// An operating system release: `debian:12`, `ubuntu:24.04`, `alpine:3.19`, `rhel:9`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsRelease {
+    /// Distribution id, lower-case (`/etc/os-release` `ID`).
+    pub id: String,
+    /// Release (`VERSION_ID`), for Alpine the branch (`3.19`, not `3.19.1`).
+    pub version: String,
+}
+
+impl OsRelease {
+    /// Parses `ID:VERSION` (`alpine:3.19`, `debian:12`).
+    pub fn parse(s: &str) -> Result<OsRelease, InventoryError> {
+        let (id, version) = s.trim().split_once(':').ok_or_else(|| InventoryError {
+            line: 0,
+            message: format!("--os {s:?}: expected DISTRO:RELEASE, e.g. debian:12, alpine:3.19"),
+        })?;
+        let id = id.trim().to_ascii_lowercase();
+        let version = version.trim();
+        if id.is_empty() || version.is_empty() {
+            return Err(InventoryError {
+                line: 0,
+                message: format!(
+                    "--os {s:?}: expected DISTRO:RELEASE, e.g. debian:12, alpine:3.19"
+                ),
+            });
+        }
+        Ok(OsRelease {
+            version: normalize_release(&id, version),
+            id,
+        })
+    }
+
+    /// Reads `/etc/os-release` content (`ID=…`, `VERSION_ID=…`).
+    pub fn from_os_release(text: &str) -> Option<OsRelease> {
+        let field = |key: &str| {
+            text.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key)
+                    .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+            })
+        };
+        let id = field("ID")?.to_ascii_lowercase();
+        let version = field("VERSION_ID")?;
+        Some(OsRelease {
+            version: normalize_release(&id, &version),
+            id,
+        })
+    }
+
+    /// `alpine:3.19`.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.id, self.version)
+    }
+}
+
+/// Alpine security data is per branch (`3.19`); `VERSION_ID` is the point release (`3.19.1`).
+fn normalize_release(id: &str, version: &str) -> String {
+    let version = version.trim_start_matches('v');
+    if id == "alpine" {
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() > 2 {
+            return format!("{}.{}", parts[0], parts[1]);
+        }
+    }
+    version.to_string()
+}
+
+/// A parsed inventory file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// Which format it was.
+    pub format: &'static str,
+    /// Installed packages.
+    pub packages: Vec<InstalledPackage>,
+}
+
+/// An inventory file that cannot be read: the line (1-based; 0 when not about a line) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct InventoryError {
+    /// Line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Recognises the format from the content and parses it.
+pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let looks_apk =
+        first.len() > 1 && first.as_bytes()[1] == b':' && first.as_bytes()[0].is_ascii_alphabetic();
+    if first.starts_with("Package:") {
+        Ok(Inventory {
+            format: "dpkg-status",
+            packages: dpkg::parse_status(text)?,
+        })
+    } else if looks_apk {
+        Ok(Inventory {
+            format: "apk-installed",
+            packages: apk::parse_installed(text)?,
+        })
+    } else {
+        Err(InventoryError {
+            line: 1,
+            message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status) \
+                      or an apk installed database (/lib/apk/db/installed)"
+                .into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_releases() {
+        assert_eq!(
+            OsRelease::parse("Alpine:v3.19").unwrap().label(),
+            "alpine:3.19"
+        );
+        assert_eq!(OsRelease::parse("debian:12").unwrap().label(), "debian:12");
+        assert!(OsRelease::parse("debian").is_err());
+        let text = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n";
+        assert_eq!(
+            OsRelease::from_os_release(text).unwrap().label(),
+            "alpine:3.19"
+        );
+        let text = "ID=ubuntu\nVERSION_ID=\"24.04\"\n";
+        assert_eq!(
+            OsRelease::from_os_release(text).unwrap().label(),
+            "ubuntu:24.04"
+        );
+    }
+
+    #[test]
+    fn unknown_formats_are_refused() {
+        assert!(
+            parse("hello world\n")
+                .unwrap_err()
+                .message
+                .contains("unrecognised")
+        );
+    }
+}
