@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod env;
 pub mod feeds;
+pub mod inventory;
 pub mod prioritize;
 pub mod queries;
 pub mod seed;

@@ -329,6 +329,26 @@ impl Store {
 }
 
 impl Store {
+    /// Marks these findings fixed (those still open or reopened) at `now`; returns how many.
+    pub async fn fix_findings(&self, ids: &[FindingId], now: time::OffsetDateTime) -> Result<u64> {
+        let mut n = 0;
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE findings SET status = 'fixed', fixed_at = $1, status_changed_at = $1 \
+                 WHERE status IN ('open', 'reopened') AND id IN ({})",
+                crate::sql::id_list(chunk.iter().map(|i| i.0))
+            );
+            n += with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ts(now))
+                .execute(p)
+                .await?
+                .rows_affected());
+        }
+        Ok(n)
+    }
+}
+
+impl Store {
     /// Closes the findings of an asset that a scan did not see again: every open or reopened
     /// finding whose `last_seen` is before `scan_started_at` becomes fixed at `now`. Returns how
     /// many were closed.

@@ -71,6 +71,10 @@ pub enum Command {
     Cve(CveArgs),
     /// Score CVSS vectors (v2.0, v3.0, v3.1, v4.0), exactly as FIRST's calculators do.
     Cvss(CvssArgs),
+    /// Software inventories: import what is installed on a machine and find its
+    /// vulnerabilities with the distribution's own security data.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
@@ -271,6 +275,43 @@ pub struct CvssArgs {
     /// json: one object per line (JSON Lines); table: aligned columns; csv: with a header.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Import an inventory file for an asset: an Alpine installed database
+    /// (/lib/apk/db/installed) or a dpkg status file (/var/lib/dpkg/status); the format is
+    /// recognised from the content.
+    ///
+    /// The asset is created or updated by name; its packages are replaced; each source package
+    /// is judged by the distribution's security data for the release (Alpine secdb, Debian
+    /// security tracker and DSA/DLA lists): installed < fixed → a finding with its evidence;
+    /// open issues are reported with the tracker's status. Findings of an earlier import that
+    /// are gone are marked fixed. Then everything is prioritized. A file that does not parse
+    /// changes nothing.
+    #[command(after_help = "Examples:\n  \
+        vantage feeds import ../shared/data/distro/alpine-secdb\n  \
+        vantage inventory import --asset web-01 --os alpine:3.19 installed\n  \
+        vantage inventory import --asset db-02 --os debian:12 /var/lib/dpkg/status --fail-on p1\n\n\
+Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
+    Import {
+        /// Asset name (created if new).
+        #[arg(long)]
+        asset: String,
+        /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04.
+        #[arg(long)]
+        os: Option<String>,
+        /// The inventory file.
+        file: std::path::PathBuf,
+        /// Exit with code 3 when an open finding of the asset has this priority or a higher
+        /// one (p1 … p4), for CI gates.
+        #[arg(long, value_name = "PRIORITY")]
+        fail_on: Option<String>,
+        /// table (a summary and the P1/P2 findings), json (the whole report) or csv (the P1/P2
+        /// findings).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

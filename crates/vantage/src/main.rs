@@ -17,6 +17,8 @@ use crate::cli::{Cli, Command};
 const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad usage or input (clap uses it too).
 const EXIT_USAGE: u8 = 2;
+/// Exit code of a failed CI gate (`--fail-on`).
+const EXIT_GATE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +43,9 @@ fn fail(e: &anyhow::Error) -> ExitCode {
         c.downcast_ref::<AppError>()
             .is_some_and(AppError::is_bad_input)
     }) || e.downcast_ref::<commands::UsageError>().is_some();
+    if e.downcast_ref::<commands::GateFailed>().is_some() {
+        return ExitCode::from(EXIT_GATE);
+    }
     ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAILURE })
 }
 
@@ -83,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Feeds(c) => commands::knowledge::feeds(config, c).await,
         Command::Cve(a) => commands::knowledge::cve(config, a).await,
         Command::Cvss(_) => unreachable!("handled before the configuration is loaded"),
+        Command::Inventory(c) => commands::inventory::run(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),

@@ -543,6 +543,115 @@ fn findings_are_prioritized_and_explained() {
 }
 
 #[test]
+fn inventory_import_finds_and_gates() {
+    let data = std::env::var("VANTAGE_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let secdb = data.join("distro/alpine-secdb/v3.19-main.json.gz");
+    let o = run(&["--data-dir", d, "feeds", "import", secdb.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let installed = dir.path().join("installed");
+    std::fs::write(
+        &installed,
+        "P:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\n\nP:ssl_client\nV:1.36.1-r15\no:busybox\n\nP:musl\nV:1.2.4_git20230717-r5\no:musl\n",
+    )
+    .unwrap();
+    let file = installed.to_str().unwrap();
+    let o = run(&[
+        "--data-dir",
+        d,
+        "inventory",
+        "import",
+        "--asset",
+        "box",
+        "--os",
+        "alpine:3.19",
+        file,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with(
+            "box (alpine:3.19, apk-installed): 3 packages (2 source packages), 4 open findings"
+        ),
+        "{out}"
+    );
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "inventory",
+        "import",
+        "--asset",
+        "box",
+        "--os",
+        "alpine:3.19",
+        file,
+        "--format",
+        "json",
+        "--fail-on",
+        "p4",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("4 open findings at P4 or above (--fail-on p4)"),
+        "{}",
+        text(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (report["findings"].as_u64(), report["packages"].as_u64()),
+        (Some(4), Some(3))
+    );
+
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--asset",
+        "box",
+        "--format",
+        "json",
+    ]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["evidence"]["source"] == "alpine-secdb v3.19/main")
+    );
+
+    std::fs::write(&installed, "P:busybox\nV:one\n").unwrap();
+    let o = run(&[
+        "--data-dir",
+        d,
+        "inventory",
+        "import",
+        "--asset",
+        "box",
+        "--os",
+        "alpine:3.19",
+        file,
+    ]);
+    assert_error(&o, 2, "line 2: package busybox");
+    let o = run(&[
+        "--data-dir",
+        d,
+        "inventory",
+        "import",
+        "--asset",
+        "box",
+        "--os",
+        "alpine",
+        file,
+    ]);
+    assert_error(&o, 2, "expected DISTRO:RELEASE");
+}
+
+#[test]
 fn cvss_scores_arguments_and_standard_input_line_for_line() {
     let v31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U/RL:O/RC:R";
     let o = run(&["cvss", v31, "--data-dir", "/nonexistent/never-created"]);

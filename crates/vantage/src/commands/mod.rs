@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod cvss;
+pub mod inventory;
 pub mod knowledge;
 pub mod lists;
 pub mod serve;
@@ -27,6 +28,18 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// A CI gate that failed (`--fail-on`): exit code 3.
+#[derive(Debug)]
+pub struct GateFailed(pub String);
+
+impl std::fmt::Display for GateFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GateFailed {}
 
 /// Logs go to standard error, so standard output stays clean for data.
 pub fn init_logging(level: &str, format: LogFormat) {

@@ -1,0 +1,143 @@
+//! Installed packages of an asset, and the distribution data detection reads for them.
+
+use vantage_domain::{AssetId, DistroFix, Ecosystem};
+
+use crate::backend::{BeginWrite, Pool, Store, with_pool};
+use crate::error::Result;
+use crate::sql::parse;
+
+/// A package to store for an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPackage {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Binary package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Source package.
+    pub source_name: Option<String>,
+    /// Source version.
+    pub source_version: Option<String>,
+    /// Architecture (`''` when unknown).
+    pub arch: String,
+}
+
+impl Store {
+    /// Replaces an asset's installed packages with `packages`, in one transaction. Returns how
+    /// many were stored.
+    pub async fn replace_packages(&self, asset: AssetId, packages: &[NewPackage]) -> Result<u64> {
+        const INSERT: &str = "INSERT INTO packages (asset_id, ecosystem, name, version, source_name, \
+             source_version, arch) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (asset_id, ecosystem, name, arch) DO UPDATE SET version = excluded.version, \
+             source_name = excluded.source_name, source_version = excluded.source_version";
+        let mut n = 0;
+        macro_rules! run {
+            ($p:expr) => {{
+                let mut tx = $p.begin_write().await?;
+                sqlx::query("DELETE FROM packages WHERE asset_id = $1")
+                    .bind(asset.0)
+                    .execute(&mut *tx)
+                    .await?;
+                for p in packages {
+                    n += sqlx::query(INSERT)
+                        .bind(asset.0)
+                        .bind(p.ecosystem.as_str())
+                        .bind(&p.name)
+                        .bind(&p.version)
+                        .bind(&p.source_name)
+                        .bind(&p.source_version)
+                        .bind(&p.arch)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => run!(p),
+            Pool::Postgres(p) => run!(p),
+        }
+        Ok(n)
+    }
+
+    /// Number of packages stored for an asset.
+    pub async fn count_packages(&self, asset: AssetId) -> Result<i64> {
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM packages WHERE asset_id = $1"
+        )
+        .bind(asset.0)
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// What a distribution says about these source packages in one release (every collection:
+    /// Alpine `v3.19/main` and `/community`, the Debian tracker, DSA and DLA lists, OVAL).
+    pub async fn distro_fixes_for(
+        &self,
+        distro: &str,
+        release: &str,
+        packages: &[String],
+    ) -> Result<Vec<DistroFix>> {
+        let mut out = Vec::new();
+        for chunk in packages.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
+                 FROM distro_fixes WHERE distro = $1 AND release = $2 AND package IN ({})",
+                placeholders.join(",")
+            );
+            type Row = (
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+            );
+            let rows: Vec<Row> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(distro)
+                    .bind(release);
+                for name in chunk {
+                    q = q.bind(name);
+                }
+                q.fetch_all(p).await?
+            });
+            for (distro, release, collection, package, vuln_id, status, fixed_version, advisory) in
+                rows
+            {
+                out.push(DistroFix {
+                    distro,
+                    release,
+                    collection,
+                    package,
+                    vuln_id: parse(&vuln_id, "distro_fixes vuln_id")?,
+                    status,
+                    fixed_version,
+                    advisory,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any distribution data is stored for a distribution release (so an empty result
+    /// can be told apart from missing data).
+    pub async fn has_distro_data(&self, distro: &str, release: &str) -> Result<bool> {
+        let n: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM distro_fixes WHERE distro = $1 AND release = $2 LIMIT 1) t"
+        )
+        .bind(distro)
+        .bind(release)
+        .fetch_one(p)
+        .await?
+        });
+        Ok(n > 0)
+    }
+}
