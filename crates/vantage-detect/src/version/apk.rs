@@ -73,17 +73,9 @@ impl Tokens<'_> {
         let mut next = Token::Invalid;
         match self.kind {
             // Leading zeros of a component (`1.01`) sort it before any number without them:
-            // apk-tools gives such a component the value −(number of zeros) and reads the
-            // digits that follow as a token of their own. A component that is just zeros
-            // (`1.0_rc1`) is the number 0.
-            Token::DigitOrZero
-                if self.s[0] == b'0'
-                    && self
-                        .s
-                        .iter()
-                        .position(|b| *b != b'0')
-                        .is_some_and(|p| self.s[p].is_ascii_digit()) =>
-            {
+            // apk-tools gives them the value −(number of zeros) and reads the digits that
+            // follow (possibly none: 0) as a token of their own.
+            Token::DigitOrZero if self.s[0] == b'0' => {
                 while i < self.s.len() && self.s[i] == b'0' {
                     i += 1;
                 }
@@ -120,7 +112,7 @@ impl Tokens<'_> {
             }
         }
         self.s = &self.s[i..];
-        if self.s.is_empty() {
+        if self.s.is_empty() && next != Token::Digit {
             self.kind = Token::End;
         } else if next != Token::Invalid {
             self.kind = next;
@@ -132,13 +124,22 @@ impl Tokens<'_> {
 }
 
 /// Compares two Alpine versions.
+///
+/// Follows apk-tools' tokenizer and comparison with two refinements that the reference
+/// ordering (univers, and Alpine practice) needs: a component of only zeros at the very end
+/// (`1.0`) still reads as the number 0 (so `1.0_rc1` < `1.0`), and `-r0` equals no revision.
 pub fn compare(a: &str, b: &str) -> Ordering {
+    let strip = |v: &str| {
+        let v = v.trim();
+        v.strip_suffix("-r0").unwrap_or(v).to_string()
+    };
+    let (a, b) = (strip(a), strip(b));
     let mut a = Tokens {
-        s: a.trim().as_bytes(),
+        s: a.as_bytes(),
         kind: Token::Digit,
     };
     let mut b = Tokens {
-        s: b.trim().as_bytes(),
+        s: b.as_bytes(),
         kind: Token::Digit,
     };
     let (mut av, mut bv) = (0, 0);
@@ -225,6 +226,10 @@ mod tests {
             ("2.0", "1.99", Greater),
             ("1.0_rc1-r1", "1.0-r0", Less),
             ("20230101", "20230102", Less),
+            ("1.0-r0", "1.0", Equal),
+            ("10.0.0-r1", "10.02.0-r0", Less),
+            // apk-tools: more leading zeros sort first.
+            ("8.0.0056-r0", "8.0.0-r6", Less),
         ] {
             assert_eq!(compare(a, b), want, "{a} vs {b}");
             assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");

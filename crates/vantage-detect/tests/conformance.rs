@@ -1,0 +1,172 @@
+//! Version ordering against the real tools, on real version strings:
+//! - dpkg: `dpkg --compare-versions` over pairs drawn from a real Debian 12 status file and the
+//!   Debian security tracker's DSA/DLA lists (`$VANTAGE_TEST_DATA`);
+//! - apk: univers' `AlpineLinuxVersion` (`$VANTAGE_PYTHON`, which `.ci/run` provides with
+//!   `pip install univers`) over the fixed versions of the Alpine secdb.
+
+use std::cmp::Ordering;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vantage_detect::version::{apk, dpkg};
+
+fn data() -> PathBuf {
+    std::env::var("VANTAGE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+fn python() -> String {
+    std::env::var("VANTAGE_PYTHON")
+        .unwrap_or_else(|_| "/var/tmp/vantage-ci-venv/bin/python3".into())
+}
+
+/// A small deterministic generator (no dependency): xorshift64*.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+fn debian_versions() -> Vec<String> {
+    let mut out = Vec::new();
+    let status = std::fs::read_to_string(data().join("packages/debian12-dpkg-status")).unwrap();
+    out.extend(
+        status
+            .lines()
+            .filter_map(|l| l.strip_prefix("Version: "))
+            .map(str::to_string),
+    );
+    for list in ["DSA-list.gz", "DLA-list.gz"] {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(
+            std::fs::File::open(data().join("distro/debian-security-tracker").join(list)).unwrap(),
+        )
+        .read_to_string(&mut text)
+        .unwrap();
+        // `\t[bookworm] - package 1.2-3+deb12u1`
+        for l in text.lines() {
+            if let Some((_, rest)) = l.trim().split_once("] - ") {
+                if let Some(v) = rest.split_whitespace().nth(1) {
+                    if !v.starts_with('<') && dpkg::validate(v).is_ok() {
+                        out.push(v.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn dpkg_order_matches_dpkg_compare_versions() {
+    let versions = debian_versions();
+    assert!(versions.len() > 5000, "{} versions", versions.len());
+    let mut rng = Rng(0x5eed_cafe);
+    let mut pairs: Vec<(&str, &str)> = (0..2500)
+        .map(|_| {
+            (
+                versions[rng.below(versions.len())].as_str(),
+                versions[rng.below(versions.len())].as_str(),
+            )
+        })
+        .collect();
+    // Neighbours in byte order share prefixes: the hard cases (~, +debNuM, epochs).
+    let step = versions.len() / 1500;
+    pairs.extend(
+        (0..versions.len() - 1)
+            .step_by(step.max(1))
+            .map(|i| (versions[i].as_str(), versions[i + 1].as_str())),
+    );
+    // One shell runs dpkg for every pair (its exit status: 0 when `a lt b`).
+    let mut script = String::new();
+    for (a, b) in &pairs {
+        script.push_str(&format!(
+            "if dpkg --compare-versions '{a}' lt '{b}'; then echo '<'; elif dpkg --compare-versions '{a}' eq '{b}'; then echo '='; else echo '>'; fi\n"
+        ));
+    }
+    let mut child = Command::new("sh")
+        .arg("-s")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    let out = child
+        .wait_with_output()
+        .expect("dpkg is installed on Debian");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(answers.len(), pairs.len());
+    let mismatches: Vec<String> = pairs
+        .iter()
+        .zip(&answers)
+        .filter_map(|((a, b), want)| {
+            let got = match dpkg::compare(a, b) {
+                Ordering::Less => "<",
+                Ordering::Equal => "=",
+                Ordering::Greater => ">",
+            };
+            (got != *want).then(|| format!("{a} {b}: dpkg {want}, ours {got}"))
+        })
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} pairs differ:\n{}",
+        mismatches.len(),
+        pairs.len(),
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
+
+#[test]
+fn apk_order_matches_univers() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apk_pairs.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(data())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set VANTAGE_PYTHON): {e}", python()));
+    assert!(
+        out.status.success(),
+        "pip install univers? {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut n = 0;
+    let mut mismatches = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(a), Some(b), Some(want)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        n += 1;
+        let got = match apk::compare(a, b) {
+            Ordering::Less => "<",
+            Ordering::Equal => "=",
+            Ordering::Greater => ">",
+        };
+        if got != want {
+            mismatches.push(format!("{a} {b}: univers {want}, ours {got}"));
+        }
+    }
+    assert!(n > 5000, "only {n} pairs");
+    assert!(
+        mismatches.is_empty(),
+        "{} of {n} pairs differ:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
