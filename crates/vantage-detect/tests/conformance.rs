@@ -51,12 +51,12 @@ fn debian_versions() -> Vec<String> {
         .unwrap();
         // `\t[bookworm] - package 1.2-3+deb12u1`
         for l in text.lines() {
-            if let Some((_, rest)) = l.trim().split_once("] - ") {
-                if let Some(v) = rest.split_whitespace().nth(1) {
-                    if !v.starts_with('<') && dpkg::validate(v).is_ok() {
-                        out.push(v.to_string());
-                    }
-                }
+            if let Some((_, rest)) = l.trim().split_once("] - ")
+                && let Some(v) = rest.split_whitespace().nth(1)
+                && !v.starts_with('<')
+                && dpkg::validate(v).is_ok()
+            {
+                out.push(v.to_string());
             }
         }
     }
