@@ -72,7 +72,69 @@ async fn open_cves(app: &App, asset: i64) -> BTreeSet<String> {
         .collect()
 }
 
+/// A dpkg status file built from vuls' Ubuntu 24.04 inventory (binary → source kept).
+fn ubuntu_status() -> String {
+    let mut gz = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(real(
+            "packages/vuls-integration/ubuntu_2404.packages.json.gz",
+        ))
+        .unwrap(),
+    )
+    .read_to_string(&mut gz)
+    .unwrap();
+    let inv: serde_json::Value = serde_json::from_str(&gz).unwrap();
+    let mut source = std::collections::HashMap::new();
+    for s in inv["srcPackages"].as_array().unwrap() {
+        for b in s["binaryNames"].as_array().into_iter().flatten() {
+            source.insert(
+                b.as_str().unwrap().to_string(),
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["version"].as_str().unwrap().to_string(),
+                ),
+            );
+        }
+    }
+    let mut out = String::new();
+    for p in inv["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        out.push_str(&format!(
+            "Package: {name}\nStatus: install ok installed\nVersion: {}\n",
+            p["version"].as_str().unwrap()
+        ));
+        if let Some((s, v)) = source.get(name) {
+            out.push_str(&format!("Source: {s} ({v})\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 both_backends! {
+    async fn an_ubuntu_host_is_judged_by_the_usn_oval_with_backports(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        app.import_feed(&real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"), &ImportOptions::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("status");
+        std::fs::write(&file, ubuntu_status()).unwrap();
+        let r = app.import_inventory("noble", Some("ubuntu:24.04"), &file).await.unwrap();
+        assert_eq!((r.format, r.distro_data), ("dpkg-status", true));
+        // curl 8.5.0-2ubuntu10.1 is installed. Ubuntu fixed CVE-2024-2004 and CVE-2024-2398
+        // in exactly that version (a backport: upstream 8.5.0 is in NVD's affected range); the
+        // four later fixes are missing.
+        let f = FindingFilter { asset: Some(vantage_domain::AssetId(r.asset_id)), limit: 1000, ..Default::default() };
+        let items = app.store.list_findings(&f).await.unwrap().items;
+        let curl: BTreeSet<&str> = items.iter().filter(|f| f.evidence.component == "curl").map(|f| f.vuln_id.as_str()).collect();
+        assert_eq!(curl, BTreeSet::from(["CVE-2024-11053", "CVE-2024-7264", "CVE-2024-8096", "CVE-2024-9681"]));
+        let e = &items.iter().find(|f| f.vuln_id.as_str() == "CVE-2024-11053" && f.evidence.component == "curl").unwrap().evidence;
+        assert_eq!(e.rule, "installed 8.5.0-2ubuntu10.1 < fixed 8.5.0-2ubuntu10.6 [USN-7162-1]");
+        assert_eq!(e.fixed_version.as_deref(), Some("8.5.0-2ubuntu10.6"));
+        assert!(e.source.starts_with("ubuntu oval:ubuntu:24.04"), "{}", e.source);
+        assert!(r.findings > 20, "{}", r.findings);
+    }
+
+
     async fn an_alpine_host_is_judged_by_the_alpine_secdb(db) {
         let app = App::from_parts(Config::default(), db.store.clone());
         for f in ["v3.19-main", "v3.19-community"] {

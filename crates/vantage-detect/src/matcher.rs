@@ -40,7 +40,18 @@ fn source_of(f: &DistroFix) -> String {
 
 /// Statuses that leave the package vulnerable with no fixed version to install.
 fn open_status(s: &str) -> bool {
-    !matches!(s, "fixed" | "not_affected" | "removed")
+    !s.starts_with("fixed") && !matches!(s, "not_affected" | "removed")
+}
+
+/// OVAL definitions (Ubuntu USN, Red Hat RHSA, Rocky RLSA) name *binary* packages and their
+/// versions; the Alpine secdb and the Debian tracker name source packages.
+fn by_binary(f: &DistroFix) -> bool {
+    f.collection.starts_with("oval:")
+}
+
+/// An OVAL EVR `0:1.2-3` with a zero epoch is the dpkg version `1.2-3`.
+fn strip_zero_epoch(v: &str) -> &str {
+    v.strip_prefix("0:").unwrap_or(v)
 }
 
 /// Judges each installed source package by the fixes the distribution published for the
@@ -62,14 +73,26 @@ pub fn match_distro(
             .1
             .push(p.name.as_str());
     }
+    let binaries: HashMap<&str, &InstalledPackage> =
+        packages.iter().map(|p| (p.name.as_str(), p)).collect();
+    // The installed package a fix row speaks about, and the version to compare with.
+    let subject = |f: &DistroFix| -> Option<(&InstalledPackage, &str)> {
+        if by_binary(f) {
+            binaries
+                .get(f.package.as_str())
+                .map(|p| (*p, p.version.as_str()))
+        } else {
+            sources
+                .get(f.package.as_str())
+                .map(|(p, _)| (*p, p.source_version.as_str()))
+        }
+    };
     let mut verdicts: HashMap<(&str, &str), &DistroFix> = HashMap::new();
     for f in fixes
         .iter()
         .filter(|f| f.distro == distro_of(os) && f.release == os.version)
     {
-        let Some((p, _)) = sources.get(f.package.as_str()) else {
-            continue;
-        };
+        let Some((p, _)) = subject(f) else { continue };
         let key = (f.package.as_str(), f.vuln_id.as_str());
         let replace = match verdicts.get(&key) {
             None => true,
@@ -88,14 +111,33 @@ pub fn match_distro(
     let mut out: Vec<Detection> = verdicts
         .into_values()
         .filter_map(|f| {
-            let (p, binaries) = sources.get(f.package.as_str())?;
-            let installed = p.source_version.as_str();
-            let rule = match (f.status.as_str(), &f.fixed_version) {
-                ("fixed", Some(fixed)) => {
+            let (p, installed) = subject(f)?;
+            let (component, via) = if by_binary(f) {
+                (p.name.clone(), String::new())
+            } else {
+                let bins = sources
+                    .get(f.package.as_str())
+                    .map(|s| s.1.clone())
+                    .unwrap_or_default();
+                let via = if bins.len() == 1 && bins[0] == p.source_name {
+                    String::new()
+                } else {
+                    format!(" (binary packages: {})", bins.join(", "))
+                };
+                (p.source_name.clone(), via)
+            };
+            let fixed = f.fixed_version.as_deref().map(strip_zero_epoch);
+            let rule = match (f.status.as_str(), fixed) {
+                (status, Some(fixed)) if status.starts_with("fixed") => {
                     if version::compare(p.ecosystem, installed, fixed)? != Ordering::Less {
                         return None;
                     }
-                    format!("installed {installed} < fixed {fixed}")
+                    let esm = if status == "fixed_esm" {
+                        " (fix in Ubuntu Pro / ESM)"
+                    } else {
+                        ""
+                    };
+                    format!("installed {installed} < fixed {fixed}{esm}")
                 }
                 (status, _) if open_status(status) => {
                     format!(
@@ -110,20 +152,15 @@ pub fn match_distro(
                 .as_deref()
                 .map(|a| format!(" [{a}]"))
                 .unwrap_or_default();
-            let via = if binaries.len() == 1 && binaries[0] == p.source_name {
-                String::new()
-            } else {
-                format!(" (binary packages: {})", binaries.join(", "))
-            };
             Some(Detection {
                 vuln_id: f.vuln_id.clone(),
                 evidence: Evidence {
                     component_kind: ComponentKind::Package,
-                    component: p.source_name.clone(),
+                    component,
                     package_id: None,
                     service_id: None,
                     installed_version: Some(installed.to_string()),
-                    fixed_version: f.fixed_version.clone(),
+                    fixed_version: fixed.map(str::to_string),
                     source: source_of(f),
                     rule: format!("{rule}{advisory}{via}"),
                 },
@@ -243,6 +280,56 @@ mod tests {
             "installed 1.36.1-r15 < fixed 1.36.1-r17 (binary packages: busybox, busybox-binsh)"
         );
         assert_eq!(found[0].evidence.source, "alpine-secdb v3.19/main");
+    }
+
+    #[test]
+    fn oval_rows_name_binary_packages() {
+        let os = OsRelease::parse("ubuntu:24.04").unwrap();
+        let p = InstalledPackage {
+            ecosystem: Ecosystem::Deb,
+            name: "libcurl4t64".into(),
+            version: "8.5.0-2ubuntu10.1".into(),
+            arch: None,
+            source_name: "curl".into(),
+            source_version: "8.5.0-2ubuntu10.1".into(),
+        };
+        let c = "oval:ubuntu:24.04";
+        let fixes = [
+            fix(
+                "ubuntu",
+                "24.04",
+                c,
+                "libcurl4t64",
+                "CVE-2024-2004",
+                "fixed",
+                Some("0:8.5.0-2ubuntu10.1"),
+            ),
+            fix(
+                "ubuntu",
+                "24.04",
+                c,
+                "libcurl4t64",
+                "CVE-2024-6197",
+                "fixed_esm",
+                Some("0:8.5.0-2ubuntu10.2"),
+            ),
+            fix(
+                "ubuntu",
+                "24.04",
+                c,
+                "curl",
+                "CVE-2024-9681",
+                "fixed",
+                Some("0:8.5.0-2ubuntu10.5"),
+            ),
+        ];
+        let found = match_distro(&os, &[p], &fixes);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].evidence.component, "libcurl4t64");
+        assert_eq!(
+            found[0].evidence.rule,
+            "installed 8.5.0-2ubuntu10.1 < fixed 8.5.0-2ubuntu10.2 (fix in Ubuntu Pro / ESM)"
+        );
     }
 
     #[test]
