@@ -112,6 +112,34 @@ fn ubuntu_status() -> String {
 }
 
 both_backends! {
+    async fn a_rhel_host_is_judged_by_the_rhsa_oval(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        app.import_feed(&real("distro/redhat-oval/com.redhat.rhsa-RHEL9.xml.gz"), &ImportOptions::default()).await.unwrap();
+        // vuls' RHEL 9.0 host, as `rpm -qa` lists it.
+        let r = app.import_inventory("rhel90", Some("rhel:9"), &real("packages/vuls-integration/rhel_90.rpm-qa.txt")).await.unwrap();
+        assert_eq!((r.format, r.packages), ("rpm-qa", 495));
+        let f = FindingFilter { asset: Some(vantage_domain::AssetId(r.asset_id)), limit: 1000, ..Default::default() };
+        let items = app.store.list_findings(&f).await.unwrap().items;
+        let curl: BTreeSet<&str> = items.iter().filter(|f| f.evidence.component == "curl").map(|f| f.vuln_id.as_str()).collect();
+        // curl 7.76.1-14.el9 predates every RHSA fix for it in the data.
+        assert_eq!(curl.len(), 9, "{curl:?}");
+        let e = &items.iter().find(|f| f.vuln_id.as_str() == "CVE-2022-32221").unwrap().evidence;
+        assert_eq!(e.rule, "installed 7.76.1-14.el9 < fixed 7.76.1-19.el9_1.1 [RHSA-2023:0333]");
+
+        // An openssl already patched by RHSA-2022:7288 (epoch 1): only the later RHSA-2023:0946
+        // fixes are missing.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rpm-qa");
+        std::fs::write(&file, "openssl-1:3.0.1-43.el9_0.x86_64\nopenssl-libs-1:3.0.1-43.el9_0.x86_64\n").unwrap();
+        let r = app.import_inventory("patched", Some("rhel:9"), &file).await.unwrap();
+        let f = FindingFilter { asset: Some(vantage_domain::AssetId(r.asset_id)), limit: 1000, ..Default::default() };
+        let openssl: BTreeSet<String> = app.store.list_findings(&f).await.unwrap().items.into_iter()
+            .filter(|f| f.evidence.component == "openssl").map(|f| f.vuln_id.as_str().to_string()).collect();
+        let want: BTreeSet<String> = "CVE-2022-4203 CVE-2022-4304 CVE-2022-4450 CVE-2023-0215 CVE-2023-0216 CVE-2023-0217 CVE-2023-0286 CVE-2023-0401"
+            .split_whitespace().map(String::from).collect();
+        assert_eq!(openssl, want);
+    }
+
     async fn an_ubuntu_host_is_judged_by_the_usn_oval_with_backports(db) {
         let app = App::from_parts(Config::default(), db.store.clone());
         app.import_feed(&real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"), &ImportOptions::default()).await.unwrap();

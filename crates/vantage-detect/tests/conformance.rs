@@ -1,6 +1,8 @@
 //! Version ordering against the real tools, on real version strings:
 //! - dpkg: `dpkg --compare-versions` over pairs drawn from a real Debian 12 status file and the
 //!   Debian security tracker's DSA/DLA lists (`$VANTAGE_TEST_DATA`);
+//! - rpm: librpm's `labelCompare` (Debian's `python3-rpm`, which `.ci/run` installs) over the
+//!   EVRs of real RHEL 8/9, AlmaLinux, Rocky, Amazon Linux and CBL-Mariner package lists;
 //! - apk: univers' `AlpineLinuxVersion` (`$VANTAGE_PYTHON`, which `.ci/run` provides with
 //!   `pip install univers`) over the fixed versions of the Alpine secdb.
 
@@ -9,7 +11,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vantage_detect::version::{apk, dpkg};
+use vantage_detect::inventory::rpm as rpm_list;
+use vantage_detect::version::{apk, dpkg, rpm};
 
 fn data() -> PathBuf {
     std::env::var("VANTAGE_TEST_DATA")
@@ -167,6 +170,83 @@ fn apk_order_matches_univers() {
         mismatches.is_empty(),
         "{} of {n} pairs differ:\n{}",
         mismatches.len(),
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
+
+#[test]
+fn rpm_order_matches_librpm_label_compare() {
+    let mut evrs = Vec::new();
+    for list in ["rhel_80", "rhel_90", "alma_9", "rocky_9", "amazon_2023"] {
+        let path = data().join(format!("packages/vuls-integration/{list}.rpm-qa.txt"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        evrs.extend(
+            rpm_list::parse_qa(&text)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.version),
+        );
+    }
+    let text =
+        std::fs::read_to_string(data().join("packages/rpmdb/cbl-mariner-2.0.rpm-qa.tsv")).unwrap();
+    evrs.extend(
+        rpm_list::parse_tsv(&text)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.version),
+    );
+    evrs.sort();
+    evrs.dedup();
+    assert!(evrs.len() > 1000, "{} versions", evrs.len());
+    let mut rng = Rng(0xfeed_f00d);
+    let mut pairs: Vec<(&str, &str)> = (0..3000)
+        .map(|_| {
+            (
+                evrs[rng.below(evrs.len())].as_str(),
+                evrs[rng.below(evrs.len())].as_str(),
+            )
+        })
+        .collect();
+    pairs.extend(evrs.windows(2).map(|w| (w[0].as_str(), w[1].as_str())));
+    let input: String = pairs.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    let script = "import sys, rpm\n\
+def evr(s):\n    e, _, vr = s.rpartition(':')\n    v, _, r = vr.rpartition('-')\n    return (e or '0', v, r)\n\
+for line in sys.stdin:\n    a, b = line.split()\n    print({-1: '<', 0: '=', 1: '>'}[rpm.labelCompare(evr(a), evr(b))])\n";
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python3-rpm installed? {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(answers.len(), pairs.len());
+    let mismatches: Vec<String> = pairs
+        .iter()
+        .zip(&answers)
+        .filter_map(|((a, b), want)| {
+            let got = match rpm::compare(a, b) {
+                Ordering::Less => "<",
+                Ordering::Equal => "=",
+                Ordering::Greater => ">",
+            };
+            (got != *want).then(|| format!("{a} {b}: librpm {want}, ours {got}"))
+        })
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} pairs differ:\n{}",
+        mismatches.len(),
+        pairs.len(),
         mismatches[..mismatches.len().min(20)].join("\n")
     );
 }

@@ -3,6 +3,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod rpm;
 
 use vantage_domain::Ecosystem;
 
@@ -128,11 +129,26 @@ pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
             format: "apk-installed",
             packages: apk::parse_installed(text)?,
         })
+    } else if first.contains('\t') {
+        Ok(Inventory {
+            format: "rpm-query",
+            packages: rpm::parse_tsv(text)?,
+        })
+    } else if first.trim().rsplit_once('.').is_some_and(|(nvr, arch)| {
+        nvr.matches('-').count() >= 2
+            && !arch.is_empty()
+            && arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    }) {
+        Ok(Inventory {
+            format: "rpm-qa",
+            packages: rpm::parse_qa(text)?,
+        })
     } else {
         Err(InventoryError {
             line: 1,
-            message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status) \
-                      or an apk installed database (/lib/apk/db/installed)"
+            message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status), \
+                      an apk installed database (/lib/apk/db/installed) or an rpm list \
+                      (rpm -qa, or its tab-separated query format)"
                 .into(),
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod rpm;
 
 use std::cmp::Ordering;
 
@@ -14,6 +15,7 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
     match ecosystem {
         Ecosystem::Deb => Some(dpkg::compare(a, b)),
         Ecosystem::Apk => Some(apk::compare(a, b)),
+        Ecosystem::Rpm => Some(rpm::compare(a, b)),
         _ => None,
     }
 }
