@@ -280,12 +280,14 @@ pub struct CvssArgs {
 #[derive(Debug, Subcommand)]
 pub enum InventoryCommand {
     /// Import an inventory file for an asset: an Alpine installed database
-    /// (/lib/apk/db/installed) or a dpkg status file (/var/lib/dpkg/status); the format is
-    /// recognised from the content.
+    /// (/lib/apk/db/installed), a dpkg status file (/var/lib/dpkg/status) or an rpm list
+    /// (`rpm -qa`, or `rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n'`);
+    /// the format is recognised from the content.
     ///
     /// The asset is created or updated by name; its packages are replaced; each source package
     /// is judged by the distribution's security data for the release (Alpine secdb, Debian
-    /// security tracker and DSA/DLA lists): installed < fixed → a finding with its evidence;
+    /// security tracker and DSA/DLA lists, Ubuntu/Red Hat/Rocky OVAL): installed < fixed → a
+    /// finding with its evidence;
     /// open issues are reported with the tracker's status. Findings of an earlier import that
     /// are gone are marked fixed. Then everything is prioritized. A file that does not parse
     /// changes nothing.
@@ -298,7 +300,8 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
         /// Asset name (created if new).
         #[arg(long)]
         asset: String,
-        /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04.
+        /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04,
+        /// rhel:9, rocky:9.
         #[arg(long)]
         os: Option<String>,
         /// The inventory file.
