@@ -380,6 +380,8 @@ pub async fn seed(
                     fixed_version: Some(format!("1.{}.{}-2", i % 7, i % 13)),
                     source: "seed".into(),
                     rule: "synthetic finding (vantage dev seed)".into(),
+                    advisory: None,
+                    confidence: Default::default(),
                 },
                 priority: Some(pick_priority(&mut rng)),
                 score: Some(f64::from(rng.random_range(10..100u32)) / 10.0),

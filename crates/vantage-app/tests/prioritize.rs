@@ -47,6 +47,8 @@ fn finding(asset: AssetId, cve: &str) -> NewFinding {
             fixed_version: Some("1.1".into()),
             source: "test".into(),
             rule: "installed 1.0 < fixed 1.1".into(),
+            advisory: None,
+            confidence: Default::default(),
         },
         priority: None,
         score: None,

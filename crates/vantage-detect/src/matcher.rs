@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use vantage_domain::{ComponentKind, DistroFix, Evidence, VulnId};
+use vantage_domain::{ComponentKind, Confidence, DistroFix, Evidence, VulnId};
 
 use crate::inventory::{InstalledPackage, OsRelease};
 use crate::version;
@@ -147,11 +147,6 @@ pub fn match_distro(
                 }
                 _ => return None,
             };
-            let advisory = f
-                .advisory
-                .as_deref()
-                .map(|a| format!(" [{a}]"))
-                .unwrap_or_default();
             Some(Detection {
                 vuln_id: f.vuln_id.clone(),
                 evidence: Evidence {
@@ -162,7 +157,9 @@ pub fn match_distro(
                     installed_version: Some(installed.to_string()),
                     fixed_version: fixed.map(str::to_string),
                     source: source_of(f),
-                    rule: format!("{rule}{advisory}{via}"),
+                    rule: format!("{rule}{via}"),
+                    advisory: f.advisory.clone(),
+                    confidence: Confidence::High,
                 },
             })
         })

@@ -82,6 +82,24 @@ name_enum! {
     }
 }
 
+name_enum! {
+    /// How sure detection is of a finding.
+    pub enum Confidence ("confidence") {
+        /// The distribution's own security data for the installed package (backports known).
+        High = "high",
+        /// A version range of an upstream advisory (OSV) for a language package.
+        Medium = "medium",
+        /// A product and version identified over the network, matched to NVD CPE ranges.
+        Low = "low",
+    }
+}
+
+impl Default for Confidence {
+    fn default() -> Self {
+        Confidence::High
+    }
+}
+
 /// Why Vantage believes the finding: which component, which versions, which data source and
 /// which rule matched. A finding without evidence is not a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +121,12 @@ pub struct Evidence {
     pub source: String,
     /// The rule that matched, in words (`installed 1.1.1n-0+deb11u3 < fixed 1.1.1n-0+deb11u4`).
     pub rule: String,
+    /// The advisory that published the fix (`DSA-5678-1`, `USN-7162-1`, `RHSA-2023:0946`).
+    #[serde(default)]
+    pub advisory: Option<String>,
+    /// How sure detection is.
+    #[serde(default)]
+    pub confidence: Confidence,
 }
 
 /// A finding as stored.

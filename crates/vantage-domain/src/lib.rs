@@ -35,7 +35,9 @@ pub mod vulnerability;
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, NewAsset, Tag};
 pub use audit::AuditEvent;
 pub use error::ParseError;
-pub use finding::{ComponentKind, Evidence, Finding, FindingStatus, NewFinding, Priority};
+pub use finding::{
+    ComponentKind, Confidence, Evidence, Finding, FindingStatus, NewFinding, Priority,
+};
 pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId, UserId};
 pub use job::{Job, JobKind, JobStatus};
 pub use knowledge::{

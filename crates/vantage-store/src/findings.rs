@@ -15,13 +15,13 @@ use crate::error::{Result, StoreError};
 use crate::priority::{PRIORITIZATION_COLUMNS, PrioritizationRow};
 use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, parse, ts};
 
-/// Rows written per statement by [`Store::upsert_findings`] on SQLite (15 parameters a row stays
+/// Rows written per statement by [`Store::upsert_findings`] on SQLite (17 parameters a row stays
 /// under SQLite's 32 766 parameter limit); PostgreSQL sends arrays and takes 10× more.
 pub const BULK_BATCH_ROWS: usize = 1000;
 
 const INSERT_COLUMNS: &str = "INSERT INTO findings (asset_id, vuln_id, component_kind, component, \
     package_id, service_id, installed_version, fixed_version, source, rule, priority, score, \
-    first_detected, last_seen, status_changed_at) ";
+    first_detected, last_seen, status_changed_at, advisory, confidence) ";
 
 /// A re-detected finding keeps its identity and first detection; a fixed one comes back as
 /// reopened (a regression). Applied identically on both backends.
@@ -29,6 +29,7 @@ const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, comp
     package_id = excluded.package_id, service_id = excluded.service_id, \
     installed_version = excluded.installed_version, fixed_version = excluded.fixed_version, \
     source = excluded.source, rule = excluded.rule, \
+    advisory = excluded.advisory, confidence = excluded.confidence, \
     priority = COALESCE(excluded.priority, findings.priority), \
     score = COALESCE(excluded.score, findings.score), \
     last_seen = CASE WHEN findings.last_seen < excluded.last_seen THEN excluded.last_seen ELSE findings.last_seen END, \
@@ -38,7 +39,8 @@ const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, comp
 
 const FINDING_COLUMNS: &str = "f.id, f.asset_id, a.name AS asset_name, f.vuln_id, f.component_kind, \
     f.component, f.package_id, f.service_id, f.installed_version, f.fixed_version, f.source, f.rule, \
-    f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at, ";
+    f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at, f.advisory, \
+    f.confidence, ";
 
 /// Findings with their asset and (when prioritized) their context.
 const FINDING_FROM: &str = "findings f JOIN assets a ON a.id = f.asset_id \
@@ -64,6 +66,8 @@ struct FindingRow {
     first_detected: i64,
     last_seen: i64,
     fixed_at: Option<i64>,
+    advisory: Option<String>,
+    confidence: String,
     #[sqlx(flatten)]
     prioritization: PrioritizationRow,
 }
@@ -94,6 +98,8 @@ impl TryFrom<FindingRow> for Finding {
                 fixed_version: r.fixed_version,
                 source: r.source,
                 rule: r.rule,
+                advisory: r.advisory,
+                confidence: parse(&r.confidence, "finding confidence")?,
             },
             first_detected: from_ts(r.first_detected, "finding first_detected")?,
             last_seen: from_ts(r.last_seen, "finding last_seen")?,
@@ -154,7 +160,9 @@ impl Store {
                             .push_bind(f.score)
                             .push_bind(seen)
                             .push_bind(seen)
-                            .push_bind(seen);
+                            .push_bind(seen)
+                            .push_bind(e.advisory.clone())
+                            .push_bind(e.confidence.as_str());
                     });
                     qb.push(ON_CONFLICT);
                     n += qb.build().execute(&mut *tx).await?.rows_affected();
@@ -277,10 +285,12 @@ fn pg_unnest_insert(
         .collect();
     let score: Vec<Option<f64>> = chunk.iter().map(|f| f.score).collect();
     let seen: Vec<i64> = chunk.iter().map(|f| ts(f.seen_at)).collect();
+    let advisory = col(&|f| f.evidence.advisory.clone());
+    let confidence = col(&|f| Some(f.evidence.confidence.as_str().to_string()));
     let sql = format!(
         "{INSERT_COLUMNS} SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], \
-         $12::float8[], $13::bigint[], $13::bigint[], $13::bigint[]) {ON_CONFLICT}"
+         $12::float8[], $13::bigint[], $13::bigint[], $13::bigint[], $14::text[], $15::text[]) {ON_CONFLICT}"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(asset)
@@ -296,6 +306,8 @@ fn pg_unnest_insert(
         .bind(priority)
         .bind(score)
         .bind(seen)
+        .bind(advisory)
+        .bind(confidence)
 }
 
 impl Store {

@@ -202,6 +202,8 @@ pub fn package_finding(
             fixed_version: Some("1.0-2".into()),
             source: "test".into(),
             rule: "installed 1.0-1 < fixed 1.0-2".into(),
+            advisory: None,
+            confidence: Default::default(),
         },
         priority: None,
         score: None,
