@@ -84,19 +84,15 @@ name_enum! {
 
 name_enum! {
     /// How sure detection is of a finding.
+    #[derive(Default)]
     pub enum Confidence ("confidence") {
         /// The distribution's own security data for the installed package (backports known).
+        #[default]
         High = "high",
         /// A version range of an upstream advisory (OSV) for a language package.
         Medium = "medium",
         /// A product and version identified over the network, matched to NVD CPE ranges.
         Low = "low",
-    }
-}
-
-impl Default for Confidence {
-    fn default() -> Self {
-        Confidence::High
     }
 }
 
