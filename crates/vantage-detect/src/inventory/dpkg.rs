@@ -38,6 +38,55 @@ pub fn parse_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError>
     Ok(out)
 }
 
+/// Parses `dpkg-query -W -f='${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n'`
+/// output (what Vantage's SSH collector runs): one installed package per line.
+pub fn parse_query(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let [name, version, arch, source, source_version] = f.as_slice() else {
+            return Err(InventoryError {
+                line: n,
+                message: format!(
+                    "expected 5 tab-separated fields (package, version, architecture, source, source version), got {}",
+                    f.len()
+                ),
+            });
+        };
+        if name.is_empty() {
+            return Err(InventoryError {
+                line: n,
+                message: "empty package name".into(),
+            });
+        }
+        dpkg::validate(version).map_err(|m| InventoryError {
+            line: n,
+            message: format!("package {name}: {m}"),
+        })?;
+        out.push(InstalledPackage {
+            ecosystem: Ecosystem::Deb,
+            name: name.to_string(),
+            version: version.to_string(),
+            arch: (!arch.is_empty()).then(|| arch.to_string()),
+            source_name: if source.is_empty() {
+                name.to_string()
+            } else {
+                source.to_string()
+            },
+            source_version: if source_version.is_empty() {
+                version.to_string()
+            } else {
+                source_version.to_string()
+            },
+        });
+    }
+    Ok(out)
+}
+
 fn paragraph(fields: &[(usize, &str, &str)]) -> Result<Option<InstalledPackage>, InventoryError> {
     let start = fields[0].0;
     let get = |k: &str| {
@@ -99,6 +148,22 @@ mod tests {
         assert_eq!(
             (p[1].source_name.as_str(), p[1].source_version.as_str()),
             ("glibc", "2.36-9+deb12u4")
+        );
+    }
+
+    #[test]
+    fn dpkg_query_lines() {
+        let p = parse_query("libssl3\t3.0.15-1~deb12u1\tamd64\topenssl\t3.0.15-1~deb12u1\nbash\t5.2.15-2+b7\tamd64\tbash\t5.2.15-2\n").unwrap();
+        assert_eq!(
+            (p[0].source_name.as_str(), p[1].source_version.as_str()),
+            ("openssl", "5.2.15-2")
+        );
+        assert_eq!(parse_query("a\t1.0\n").unwrap_err().line, 1);
+        assert!(
+            parse_query("a\tx\tamd64\ta\tx\n")
+                .unwrap_err()
+                .message
+                .contains("package a")
         );
     }
 

@@ -129,6 +129,11 @@ pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
             format: "apk-installed",
             packages: apk::parse_installed(text)?,
         })
+    } else if first.split('\t').count() == 5 {
+        Ok(Inventory {
+            format: "dpkg-query",
+            packages: dpkg::parse_query(text)?,
+        })
     } else if first.contains('\t') {
         Ok(Inventory {
             format: "rpm-query",
@@ -146,7 +151,8 @@ pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
     } else {
         Err(InventoryError {
             line: 1,
-            message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status), \
+            message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status) \
+                      or dpkg-query -W output, \
                       an apk installed database (/lib/apk/db/installed) or an rpm list \
                       (rpm -qa, or its tab-separated query format)"
                 .into(),
