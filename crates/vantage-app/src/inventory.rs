@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use vantage_detect::inventory::{self, OsRelease};
+use vantage_detect::inventory::{self, InstalledPackage, OsRelease};
 use vantage_detect::matcher::{distro_of, match_distro};
 use vantage_domain::{
-    AssetKind, Finding, FindingFilter, Identifier, IdentifierKind, NewAsset, NewFinding, Priority,
-    StatusFilter,
+    AssetId, AssetKind, DistroFix, Finding, FindingFilter, Identifier, IdentifierKind, NewAsset,
+    NewFinding, Priority, StatusFilter,
 };
 use vantage_store::NewPackage;
 
@@ -46,7 +46,159 @@ pub struct InventoryReport {
     pub urgent: Vec<Finding>,
 }
 
+/// What a re-detection over the stored inventories did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RedetectReport {
+    /// Assets judged again.
+    pub assets: u64,
+    /// Open package findings after the run.
+    pub findings: u64,
+    /// Findings no longer present (marked fixed).
+    pub fixed: u64,
+    /// The prioritization that followed.
+    pub prioritization: PrioritizeReport,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+fn installed(p: &NewPackage) -> InstalledPackage {
+    InstalledPackage {
+        ecosystem: p.ecosystem,
+        name: p.name.clone(),
+        version: p.version.clone(),
+        arch: (!p.arch.is_empty()).then(|| p.arch.clone()),
+        source_name: p.source_name.clone().unwrap_or_else(|| p.name.clone()),
+        source_version: p
+            .source_version
+            .clone()
+            .unwrap_or_else(|| p.version.clone()),
+    }
+}
+
 impl App {
+    /// The distribution data about these packages for a release, and the number of source
+    /// packages asked about.
+    async fn fixes_for(
+        &self,
+        os: &OsRelease,
+        packages: &[InstalledPackage],
+    ) -> Result<(Vec<DistroFix>, u64), AppError> {
+        let mut names: Vec<String> = packages
+            .iter()
+            .flat_map(|p| [p.source_name.clone(), p.name.clone()])
+            .collect();
+        names.sort();
+        names.dedup();
+        let sources = packages
+            .iter()
+            .map(|p| p.source_name.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64;
+        let fixes = self
+            .store
+            .distro_fixes_for(distro_of(os), &os.version, &names)
+            .await?;
+        Ok((fixes, sources))
+    }
+
+    /// Judges an asset's packages: upserts what the distribution data says is vulnerable and
+    /// marks fixed the asset's package findings that are no longer. Returns (detected, fixed).
+    async fn judge(
+        &self,
+        asset: AssetId,
+        os: &OsRelease,
+        packages: &[InstalledPackage],
+        fixes: &[DistroFix],
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64), AppError> {
+        let findings: Vec<NewFinding> = match_distro(os, packages, fixes)
+            .into_iter()
+            .map(|d| NewFinding {
+                asset_id: asset,
+                vuln_id: d.vuln_id,
+                evidence: d.evidence,
+                priority: None,
+                score: None,
+                seen_at: now,
+            })
+            .collect();
+        self.store.upsert_findings(&findings).await?;
+        let detected: std::collections::HashSet<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.vuln_id.as_str(), f.evidence.component.as_str()))
+            .collect();
+        let gone: Vec<vantage_domain::FindingId> = self
+            .open_findings(asset)
+            .await?
+            .into_iter()
+            .filter(|f| {
+                f.evidence.component_kind == vantage_domain::ComponentKind::Package
+                    && !detected.contains(&(f.vuln_id.as_str(), f.evidence.component.as_str()))
+            })
+            .map(|f| f.id)
+            .collect();
+        let fixed = self.store.fix_findings(&gone, now).await?;
+        Ok((findings.len() as u64, fixed))
+    }
+
+    /// Judges every stored inventory again with the current distribution data — after a feed
+    /// import, a new advisory becomes findings on existing hosts without re-scanning them (and
+    /// a withdrawn one is closed) — then prioritizes.
+    pub async fn redetect(&self) -> Result<RedetectReport, AppError> {
+        let started = std::time::Instant::now();
+        let now = OffsetDateTime::now_utc();
+        let mut report = RedetectReport::default();
+        for (asset, os) in self.store.inventoried_assets().await? {
+            let Ok(os) = OsRelease::parse(&os) else {
+                continue;
+            };
+            let packages: Vec<InstalledPackage> = self
+                .store
+                .packages_of(asset)
+                .await?
+                .iter()
+                .map(installed)
+                .collect();
+            let (fixes, _) = self.fixes_for(&os, &packages).await?;
+            let (detected, fixed) = self.judge(asset, &os, &packages, &fixes, now).await?;
+            report.assets += 1;
+            report.findings += detected;
+            report.fixed += fixed;
+        }
+        report.prioritization = self.run_prioritize_job("detection").await?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// [`App::redetect`] as a durable `detection` job.
+    pub async fn run_redetect_job(&self, worker: &str) -> Result<RedetectReport, AppError> {
+        let job = self
+            .store
+            .start_job(
+                vantage_domain::JobKind::Detection,
+                "{}",
+                worker,
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+        let result = self.redetect().await;
+        let (status, error) = match &result {
+            Ok(r) => {
+                let line = format!(
+                    "{} assets, {} findings, {} fixed, {:.1} s",
+                    r.assets, r.findings, r.fixed, r.seconds
+                );
+                self.store.job_log(job, "info", &line).await?;
+                (vantage_domain::JobStatus::Done, None)
+            }
+            Err(e) => (vantage_domain::JobStatus::Failed, Some(e.to_string())),
+        };
+        self.store
+            .finish_job(job, status, error.as_deref(), OffsetDateTime::now_utc())
+            .await?;
+        result
+    }
+
     /// Every open finding of an asset.
     async fn open_findings(
         &self,
@@ -142,44 +294,13 @@ impl App {
             .collect();
         let stored = self.store.replace_packages(asset, &packages).await?;
 
-        let mut sources: Vec<String> = inv.packages.iter().map(|p| p.source_name.clone()).collect();
-        sources.sort();
-        sources.dedup();
-        let distro = distro_of(&os);
-        let distro_data = self.store.has_distro_data(distro, &os.version).await?;
-        let fixes = self
+        let distro_data = self
             .store
-            .distro_fixes_for(distro, &os.version, &sources)
+            .has_distro_data(distro_of(&os), &os.version)
             .await?;
-        let detections = match_distro(&os, &inv.packages, &fixes);
-        let findings: Vec<NewFinding> = detections
-            .into_iter()
-            .map(|d| NewFinding {
-                asset_id: asset,
-                vuln_id: d.vuln_id,
-                evidence: d.evidence,
-                priority: None,
-                score: None,
-                seen_at: now,
-            })
-            .collect();
-        self.store.upsert_findings(&findings).await?;
-        // Package findings of this asset that this inventory no longer shows are fixed.
-        let detected: std::collections::HashSet<(&str, &str)> = findings
-            .iter()
-            .map(|f| (f.vuln_id.as_str(), f.evidence.component.as_str()))
-            .collect();
-        let gone: Vec<vantage_domain::FindingId> = self
-            .open_findings(asset)
-            .await?
-            .into_iter()
-            .filter(|f| {
-                f.evidence.component_kind == vantage_domain::ComponentKind::Package
-                    && !detected.contains(&(f.vuln_id.as_str(), f.evidence.component.as_str()))
-            })
-            .map(|f| f.id)
-            .collect();
-        let fixed = self.store.fix_findings(&gone, now).await?;
+        let fixes = self.fixes_for(&os, &inv.packages).await?;
+        let sources = fixes.1;
+        let (_, fixed) = self.judge(asset, &os, &inv.packages, &fixes.0, now).await?;
         let prioritization = self.run_prioritize_job("inventory").await?;
 
         let open = self.open_findings(asset).await?;
@@ -203,7 +324,7 @@ impl App {
             os: os.label(),
             format: inv.format,
             packages: stored,
-            source_packages: sources.len() as u64,
+            source_packages: sources,
             findings: open.len() as u64,
             fixed,
             distro_data,

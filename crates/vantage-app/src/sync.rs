@@ -939,8 +939,18 @@ impl App {
                 ),
                 Err(e) => tracing::warn!(error = %e, "feed refresh failed"),
             }
-            // New knowledge (an EPSS day, a KEV entry): re-score what it changed.
+            // New knowledge: inventories judged again (new advisories become findings), then
+            // re-score what it changed (an EPSS day, a KEV entry).
             let worker = format!("serve:{}", std::process::id());
+            match self.run_redetect_job(&worker).await {
+                Ok(r) => tracing::info!(
+                    assets = r.assets,
+                    findings = r.findings,
+                    fixed = r.fixed,
+                    "detection finished"
+                ),
+                Err(e) => tracing::warn!(error = %e, "detection failed"),
+            }
             match self.run_prioritize_job(&worker).await {
                 Ok(r) => tracing::info!(
                     contexts_changed = r.contexts_changed,

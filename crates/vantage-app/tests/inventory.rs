@@ -112,6 +112,24 @@ fn ubuntu_status() -> String {
 }
 
 both_backends! {
+    async fn a_new_advisory_finds_existing_hosts_without_rescanning(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("installed");
+        std::fs::write(&file, alpine_installed(false)).unwrap();
+        // Inventoried before any Alpine data is known: nothing can be judged yet.
+        let r = app.import_inventory("early", Some("alpine:3.19"), &file).await.unwrap();
+        assert_eq!((r.distro_data, r.findings), (false, 0));
+        app.import_feed(&real("distro/alpine-secdb/v3.19-main.json.gz"), &ImportOptions::default()).await.unwrap();
+        let d = app.run_redetect_job("test").await.unwrap();
+        assert_eq!((d.assets, d.findings, d.fixed), (1, 13, 0), "{d:?}");
+        assert_eq!(open_cves(&app, r.asset_id).await.len(), 13);
+        assert!(d.prioritization.findings_attached >= 13);
+        // Nothing new: the same findings, nothing fixed.
+        let d = app.redetect().await.unwrap();
+        assert_eq!((d.findings, d.fixed), (13, 0));
+    }
+
     async fn a_rhel_host_is_judged_by_the_rhsa_oval(db) {
         let app = App::from_parts(Config::default(), db.store.clone());
         app.import_feed(&real("distro/redhat-oval/com.redhat.rhsa-RHEL9.xml.gz"), &ImportOptions::default()).await.unwrap();

@@ -62,6 +62,52 @@ impl Store {
         Ok(n)
     }
 
+    /// The packages stored for an asset.
+    pub async fn packages_of(&self, asset: AssetId) -> Result<Vec<NewPackage>> {
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<Row> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT ecosystem, name, version, source_name, source_version, arch FROM packages \
+             WHERE asset_id = $1 ORDER BY name, arch"
+        )
+        .bind(asset.0)
+        .fetch_all(p)
+        .await?);
+        rows.into_iter()
+            .map(
+                |(ecosystem, name, version, source_name, source_version, arch)| {
+                    Ok(NewPackage {
+                        ecosystem: parse(&ecosystem, "package ecosystem")?,
+                        name,
+                        version,
+                        source_name,
+                        source_version,
+                        arch,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Live assets that have stored packages and an operating system: (id, `distro:release`).
+    pub async fn inventoried_assets(&self) -> Result<Vec<(AssetId, String)>> {
+        let rows: Vec<(i64, String)> = with_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT a.id, a.os FROM assets a WHERE a.os IS NOT NULL AND a.decommissioned_at IS NULL \
+             AND EXISTS (SELECT 1 FROM packages p WHERE p.asset_id = a.id) ORDER BY a.id"
+        )
+        .fetch_all(p)
+        .await?
+        });
+        Ok(rows.into_iter().map(|(id, os)| (AssetId(id), os)).collect())
+    }
+
     /// Number of packages stored for an asset.
     pub async fn count_packages(&self, asset: AssetId) -> Result<i64> {
         Ok(with_pool!(self, |p| sqlx::query_scalar(

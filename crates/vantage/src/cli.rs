@@ -315,6 +315,14 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Judge every stored inventory again with the current distribution data (new advisories
+    /// become findings without re-scanning hosts), then prioritize. `feeds import`, `feeds
+    /// sync` and the server's feed refresh do this by themselves.
+    Redetect {
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

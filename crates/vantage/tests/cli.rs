@@ -624,6 +624,19 @@ fn inventory_import_finds_and_gates() {
             .all(|f| f["evidence"]["source"] == "alpine-secdb v3.19/main")
     );
 
+    let o = run(&["--data-dir", d, "inventory", "redetect", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            r["assets"].as_u64(),
+            r["findings"].as_u64(),
+            r["fixed"].as_u64()
+        ),
+        (Some(1), Some(4), Some(0)),
+        "{r}"
+    );
+
     std::fs::write(&installed, "P:busybox\nV:one\n").unwrap();
     let o = run(&[
         "--data-dir",

@@ -45,13 +45,37 @@ impl Row for Urgent {
 
 /// `vantage inventory …`.
 pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
-    let InventoryCommand::Import {
-        asset,
-        os,
-        file,
-        fail_on,
-        format,
-    } = c;
+    let (asset, os, file, fail_on, format) = match c {
+        InventoryCommand::Import {
+            asset,
+            os,
+            file,
+            fail_on,
+            format,
+        } => (asset, os, file, fail_on, format),
+        InventoryCommand::Redetect { format } => {
+            let app = super::open(config).await?;
+            let r = app.run_redetect_job("cli").await?;
+            app.store.close().await;
+            let mut out = std::io::stdout().lock();
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut out, &r)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{} assets judged again: {} open package findings, {} fixed; prioritized: {} findings updated, {} new ({:.1} s)",
+                    r.assets,
+                    r.findings,
+                    r.fixed,
+                    r.prioritization.findings_updated,
+                    r.prioritization.findings_attached,
+                    r.seconds
+                )?;
+            }
+            return Ok(());
+        }
+    };
     let fail_on = fail_on
         .map(|p| {
             p.parse::<Priority>()

@@ -528,6 +528,32 @@ fn write_summary(out: &mut impl Write, v: &VulnerabilityView) -> std::io::Result
 /// After new knowledge, re-scores the findings it changes (when there are findings), and says
 /// so on standard error (standard output stays the import report).
 async fn reprioritize(app: &vantage_app::App) {
+    // Inventories are judged again with the new data (which prioritizes too).
+    if let Ok(assets) = app.store.inventoried_assets().await
+        && !assets.is_empty()
+    {
+        match app.run_redetect_job("cli").await {
+            Ok(r) => {
+                let p = &r.prioritization;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "detected: {} assets judged again, {} open package findings, {} fixed; \
+                     prioritized: {} of {} contexts changed, {} findings updated, {} newly prioritized",
+                    r.assets,
+                    r.findings,
+                    r.fixed,
+                    p.contexts_changed,
+                    p.contexts,
+                    p.findings_updated,
+                    p.findings_attached
+                );
+                return;
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "warning: detection failed: {e}");
+            }
+        }
+    }
     match app.store.count_findings().await {
         Ok(0) | Err(_) => {}
         Ok(_) => match app.run_prioritize_job("cli").await {
