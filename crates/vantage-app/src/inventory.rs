@@ -148,10 +148,19 @@ impl App {
         let started = std::time::Instant::now();
         let now = OffsetDateTime::now_utc();
         let mut report = RedetectReport::default();
+        // A release's data is read once for all its hosts.
+        let mut releases: std::collections::HashMap<String, Vec<DistroFix>> = Default::default();
         for (asset, os) in self.store.inventoried_assets().await? {
             let Ok(os) = OsRelease::parse(&os) else {
                 continue;
             };
+            if !releases.contains_key(&os.label()) {
+                let fixes = self
+                    .store
+                    .distro_fixes_for_release(distro_of(&os), &os.version)
+                    .await?;
+                releases.insert(os.label(), fixes);
+            }
             let packages: Vec<InstalledPackage> = self
                 .store
                 .packages_of(asset)
@@ -159,8 +168,8 @@ impl App {
                 .iter()
                 .map(installed)
                 .collect();
-            let (fixes, _) = self.fixes_for(&os, &packages).await?;
-            let (detected, fixed) = self.judge(asset, &os, &packages, &fixes, now).await?;
+            let fixes = &releases[&os.label()];
+            let (detected, fixed) = self.judge(asset, &os, &packages, fixes, now).await?;
             report.assets += 1;
             report.findings += detected;
             report.fixed += fixed;

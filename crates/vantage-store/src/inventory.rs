@@ -24,42 +24,133 @@ pub struct NewPackage {
 }
 
 impl Store {
-    /// Replaces an asset's installed packages with `packages`, in one transaction. Returns how
-    /// many were stored.
+    /// Replaces an asset's installed packages with `packages`, in one transaction (multi-row
+    /// statements on SQLite, column arrays on PostgreSQL). Returns how many were stored.
     pub async fn replace_packages(&self, asset: AssetId, packages: &[NewPackage]) -> Result<u64> {
-        const INSERT: &str = "INSERT INTO packages (asset_id, ecosystem, name, version, source_name, \
-             source_version, arch) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (asset_id, ecosystem, name, arch) DO UPDATE SET version = excluded.version, \
-             source_name = excluded.source_name, source_version = excluded.source_version";
+        const COLUMNS: &str = "INSERT INTO packages (asset_id, ecosystem, name, version, source_name, \
+             source_version, arch) ";
+        const CONFLICT: &str = " ON CONFLICT (asset_id, ecosystem, name, arch) DO UPDATE SET \
+             version = excluded.version, source_name = excluded.source_name, \
+             source_version = excluded.source_version";
+        // One statement may not touch a row twice: the last report of a (name, arch) wins.
+        let mut seen = std::collections::HashMap::new();
+        let mut rows: Vec<&NewPackage> = Vec::with_capacity(packages.len());
+        for p in packages {
+            match seen.get(&(p.ecosystem, p.name.as_str(), p.arch.as_str())) {
+                Some(&i) => rows[i] = p,
+                None => {
+                    seen.insert((p.ecosystem, p.name.as_str(), p.arch.as_str()), rows.len());
+                    rows.push(p);
+                }
+            }
+        }
         let mut n = 0;
-        macro_rules! run {
-            ($p:expr) => {{
-                let mut tx = $p.begin_write().await?;
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await?;
                 sqlx::query("DELETE FROM packages WHERE asset_id = $1")
                     .bind(asset.0)
                     .execute(&mut *tx)
                     .await?;
-                for p in packages {
-                    n += sqlx::query(INSERT)
+                for chunk in rows.chunks(1000) {
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(COLUMNS);
+                    qb.push_values(chunk, |mut b, p| {
+                        b.push_bind(asset.0)
+                            .push_bind(p.ecosystem.as_str())
+                            .push_bind(p.name.clone())
+                            .push_bind(p.version.clone())
+                            .push_bind(p.source_name.clone())
+                            .push_bind(p.source_version.clone())
+                            .push_bind(p.arch.clone());
+                    });
+                    qb.push(CONFLICT);
+                    n += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                sqlx::query("DELETE FROM packages WHERE asset_id = $1")
+                    .bind(asset.0)
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in rows.chunks(10_000) {
+                    let col = |f: &dyn Fn(&NewPackage) -> Option<String>| {
+                        chunk.iter().map(|p| f(p)).collect::<Vec<_>>()
+                    };
+                    let sql = format!(
+                        "{COLUMNS} SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], \
+                         $5::text[], $6::text[], $7::text[]) {CONFLICT}"
+                    );
+                    n += sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(asset.0)
-                        .bind(p.ecosystem.as_str())
-                        .bind(&p.name)
-                        .bind(&p.version)
-                        .bind(&p.source_name)
-                        .bind(&p.source_version)
-                        .bind(&p.arch)
+                        .bind(col(&|p| Some(p.ecosystem.as_str().to_string())))
+                        .bind(col(&|p| Some(p.name.clone())))
+                        .bind(col(&|p| Some(p.version.clone())))
+                        .bind(col(&|p| p.source_name.clone()))
+                        .bind(col(&|p| p.source_version.clone()))
+                        .bind(col(&|p| Some(p.arch.clone())))
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
                 }
                 tx.commit().await?;
-            }};
-        }
-        match &self.pool {
-            Pool::Sqlite(p) => run!(p),
-            Pool::Postgres(p) => run!(p),
+            }
         }
         Ok(n)
+    }
+
+    /// Everything a distribution says about one release (for judging many hosts of it at once).
+    pub async fn distro_fixes_for_release(
+        &self,
+        distro: &str,
+        release: &str,
+    ) -> Result<Vec<DistroFix>> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
+             FROM distro_fixes WHERE distro = $1 AND release = $2"
+        )
+        .bind(distro)
+        .bind(release)
+        .fetch_all(p)
+        .await?
+        });
+        rows.into_iter()
+            .map(
+                |(
+                    distro,
+                    release,
+                    collection,
+                    package,
+                    vuln_id,
+                    status,
+                    fixed_version,
+                    advisory,
+                )| {
+                    Ok(DistroFix {
+                        distro,
+                        release,
+                        collection,
+                        package,
+                        vuln_id: parse(&vuln_id, "distro_fixes vuln_id")?,
+                        status,
+                        fixed_version,
+                        advisory,
+                    })
+                },
+            )
+            .collect()
     }
 
     /// The packages stored for an asset.

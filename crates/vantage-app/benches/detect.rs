@@ -1,0 +1,268 @@
+//! Detection over many stored inventories (issue 5: 1,000 hosts × ~2,000 packages < 10 s,
+//! < 2 GB; one host < 50 ms).
+//!
+//! Per backend: imports the real Ubuntu 24.04 USN OVAL (`$VANTAGE_TEST_DATA`), stores
+//! `VANTAGE_BENCH_HOSTS` (default 1,000) inventories of ~2,000 packages each — the 711 packages of
+//! vuls' real Ubuntu 24.04 host plus packages the OVAL data names, 90 % at their fixed version and
+//! 10 % older — then times `App::redetect` (every host judged, findings written, then
+//! prioritized) twice: first (findings created) and again (steady state), and one host's
+//! `vantage inventory import` on its own. Peak memory is the process's VmHWM.
+//! Run: `cargo bench -p vantage-app --bench detect`; `cargo test --benches` runs a tiny smoke.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use time::OffsetDateTime;
+use vantage_app::feeds::ImportOptions;
+use vantage_app::{App, Config};
+use vantage_domain::{AssetKind, Ecosystem, Identifier, IdentifierKind, NewAsset};
+use vantage_store::{Backend, NewPackage};
+use vantage_test_utils::TestDb;
+
+fn real(rel: &str) -> PathBuf {
+    std::env::var("VANTAGE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join(rel)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// vuls' Ubuntu 24.04 host: (name, version, source, source version).
+fn base_packages() -> Vec<(String, String, String, String)> {
+    let mut gz = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(real(
+            "packages/vuls-integration/ubuntu_2404.packages.json.gz",
+        ))
+        .unwrap(),
+    )
+    .read_to_string(&mut gz)
+    .unwrap();
+    let inv: serde_json::Value = serde_json::from_str(&gz).unwrap();
+    let mut source = std::collections::HashMap::new();
+    for s in inv["srcPackages"].as_array().unwrap() {
+        for b in s["binaryNames"].as_array().into_iter().flatten() {
+            source.insert(
+                b.as_str().unwrap().to_string(),
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["version"].as_str().unwrap().to_string(),
+                ),
+            );
+        }
+    }
+    inv["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let name = p["name"].as_str().unwrap().to_string();
+            let version = p["version"].as_str().unwrap().to_string();
+            let (s, sv) = source
+                .get(&name)
+                .cloned()
+                .unwrap_or((name.clone(), version.clone()));
+            (name, version, s, sv)
+        })
+        .collect()
+}
+
+struct Report {
+    backend: &'static str,
+    hosts: u32,
+    package_rows: u64,
+    load_secs: f64,
+    first_secs: f64,
+    first_findings: u64,
+    again_secs: f64,
+    one_host_ms: f64,
+    peak_mib: f64,
+}
+
+async fn run(backend: Backend, hosts: u32) -> Report {
+    let db = TestDb::new(backend).await;
+    let app = App::from_parts(Config::default(), db.store.clone());
+    app.import_feed(
+        &real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    let base = base_packages();
+    let names: std::collections::HashSet<&str> = base.iter().map(|p| p.0.as_str()).collect();
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for f in db
+        .store
+        .distro_fixes_for_release("ubuntu", "24.04")
+        .await
+        .unwrap()
+    {
+        if let Some(v) = f.fixed_version
+            && !names.contains(f.package.as_str())
+            && !extra.iter().any(|(n, _)| *n == f.package)
+        {
+            extra.push((f.package, v.trim_start_matches("0:").to_string()));
+        }
+        if base.len() + extra.len() >= 2000 {
+            break;
+        }
+    }
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let started = Instant::now();
+    let mut rows = 0;
+    for h in 0..hosts {
+        let name = format!("host-{h:05}");
+        let asset = db
+            .store
+            .upsert_asset(&NewAsset {
+                kind: AssetKind::Host,
+                name: name.clone(),
+                os: Some("ubuntu:24.04".into()),
+                identifiers: vec![Identifier::new(IdentifierKind::Hostname, &name)],
+                tags: vec![],
+                seen_at: OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        let mut packages: Vec<NewPackage> = base
+            .iter()
+            .map(|(n, v, s, sv)| NewPackage {
+                ecosystem: Ecosystem::Deb,
+                name: n.clone(),
+                version: v.clone(),
+                source_name: Some(s.clone()),
+                source_version: Some(sv.clone()),
+                arch: "amd64".into(),
+            })
+            .collect();
+        for (n, fixed) in &extra {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let version = if rng % 10 < 9 {
+                fixed.clone()
+            } else {
+                "0.1-1".to_string()
+            };
+            packages.push(NewPackage {
+                ecosystem: Ecosystem::Deb,
+                name: n.clone(),
+                version: version.clone(),
+                source_name: Some(n.clone()),
+                source_version: Some(version),
+                arch: "amd64".into(),
+            });
+        }
+        rows += db.store.replace_packages(asset, &packages).await.unwrap();
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {hosts} hosts, {rows} package rows stored in {load_secs:.1} s",
+        backend.as_str()
+    );
+    let first = app.redetect().await.unwrap();
+    eprintln!(
+        "{}: first detection {:.1} s ({} findings)",
+        backend.as_str(),
+        first.seconds,
+        first.findings
+    );
+    let again = app.redetect().await.unwrap();
+    eprintln!("{}: again {:.1} s", backend.as_str(), again.seconds);
+
+    // One host on its own, end to end (file → asset, packages, findings, prioritization).
+    let one = TestDb::new(backend).await;
+    let one_app = App::from_parts(Config::default(), one.store.clone());
+    one_app
+        .import_feed(
+            &real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
+            &ImportOptions::default(),
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("status");
+    let mut text = String::new();
+    for (n, v, s, sv) in &base {
+        text.push_str(&format!(
+            "Package: {n}\nStatus: install ok installed\nVersion: {v}\nSource: {s} ({sv})\n\n"
+        ));
+    }
+    for (n, fixed) in &extra {
+        text.push_str(&format!(
+            "Package: {n}\nStatus: install ok installed\nVersion: {fixed}\n\n"
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let t = Instant::now();
+    one_app
+        .import_inventory("solo", Some("ubuntu:24.04"), &file)
+        .await
+        .unwrap();
+    let one_host_ms = t.elapsed().as_secs_f64() * 1000.0;
+    Report {
+        backend: backend.as_str(),
+        hosts,
+        package_rows: rows,
+        load_secs,
+        first_secs: first.seconds,
+        first_findings: first.findings,
+        again_secs: again.seconds,
+        one_host_ms,
+        peak_mib: peak_rss_mib(),
+    }
+}
+
+fn main() {
+    let is_bench = std::env::args().any(|a| a == "--bench");
+    let hosts = if is_bench {
+        std::env::var("VANTAGE_BENCH_HOSTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000)
+    } else {
+        3
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reports: Vec<Report> = [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .map(|b| rt.block_on(run(b, hosts)))
+        .collect();
+    println!("\nDetection: every stored inventory judged against the Ubuntu 24.04 USN OVAL");
+    println!(
+        "{:<9} {:>6} {:>10} {:>7} {:>9} {:>10} {:>8} {:>10} {:>9}  goals: all hosts < 10 s, one host < 50 ms, < 2 GB",
+        "backend",
+        "hosts",
+        "packages",
+        "load s",
+        "detect s",
+        "findings",
+        "again s",
+        "1 host ms",
+        "peak MiB"
+    );
+    for r in &reports {
+        println!(
+            "{:<9} {:>6} {:>10} {:>7.1} {:>9.1} {:>10} {:>8.1} {:>10.1} {:>9.0}",
+            r.backend,
+            r.hosts,
+            r.package_rows,
+            r.load_secs,
+            r.first_secs,
+            r.first_findings,
+            r.again_secs,
+            r.one_host_ms,
+            r.peak_mib
+        );
+    }
+}
