@@ -154,12 +154,12 @@ impl App {
             let Ok(os) = OsRelease::parse(&os) else {
                 continue;
             };
-            if !releases.contains_key(&os.label()) {
-                let fixes = self
-                    .store
-                    .distro_fixes_for_release(distro_of(&os), &os.version)
-                    .await?;
-                releases.insert(os.label(), fixes);
+            if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label()) {
+                e.insert(
+                    self.store
+                        .distro_fixes_for_release(distro_of(&os), &os.version)
+                        .await?,
+                );
             }
             let packages: Vec<InstalledPackage> = self
                 .store
