@@ -234,8 +234,11 @@ fn main() {
         3
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
+    // `VANTAGE_BENCH_BACKENDS=sqlite` (or `postgres`) runs one backend only.
+    let only = std::env::var("VANTAGE_BENCH_BACKENDS").unwrap_or_default();
     let reports: Vec<Report> = [Backend::Sqlite, Backend::Postgres]
         .into_iter()
+        .filter(|b| only.is_empty() || only.contains(b.as_str()))
         .map(|b| rt.block_on(run(b, hosts)))
         .collect();
     println!("\nDetection: every stored inventory judged against the Ubuntu 24.04 USN OVAL");

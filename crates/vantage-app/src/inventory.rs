@@ -101,8 +101,10 @@ impl App {
         Ok((fixes, sources))
     }
 
-    /// Judges an asset's packages: upserts what the distribution data says is vulnerable and
-    /// marks fixed the asset's package findings that are no longer. Returns (detected, fixed).
+    /// Judges an asset's packages: writes what the distribution data says is vulnerable and
+    /// marks fixed the asset's package findings that are no longer. A scan (`seen`) refreshes
+    /// every finding it saw; a re-detection over stored packages writes only new findings.
+    /// Returns (detected, fixed).
     async fn judge(
         &self,
         asset: AssetId,
@@ -110,6 +112,7 @@ impl App {
         packages: &[InstalledPackage],
         fixes: &[DistroFix],
         now: OffsetDateTime,
+        seen: bool,
     ) -> Result<(u64, u64), AppError> {
         let findings: Vec<NewFinding> = match_distro(os, packages, fixes)
             .into_iter()
@@ -122,20 +125,29 @@ impl App {
                 seen_at: now,
             })
             .collect();
-        self.store.upsert_findings(&findings).await?;
+        let open = self.store.open_package_findings(asset).await?;
+        let stored: std::collections::HashSet<(&str, &str)> = open
+            .iter()
+            .map(|(_, v, c)| (v.as_str(), c.as_str()))
+            .collect();
         let detected: std::collections::HashSet<(&str, &str)> = findings
             .iter()
             .map(|f| (f.vuln_id.as_str(), f.evidence.component.as_str()))
             .collect();
-        let gone: Vec<vantage_domain::FindingId> = self
-            .open_findings(asset)
-            .await?
-            .into_iter()
-            .filter(|f| {
-                f.evidence.component_kind == vantage_domain::ComponentKind::Package
-                    && !detected.contains(&(f.vuln_id.as_str(), f.evidence.component.as_str()))
-            })
-            .map(|f| f.id)
+        let to_write: Vec<NewFinding> = if seen {
+            findings.clone()
+        } else {
+            findings
+                .iter()
+                .filter(|f| !stored.contains(&(f.vuln_id.as_str(), f.evidence.component.as_str())))
+                .cloned()
+                .collect()
+        };
+        self.store.upsert_findings(&to_write).await?;
+        let gone: Vec<vantage_domain::FindingId> = open
+            .iter()
+            .filter(|(_, v, c)| !detected.contains(&(v.as_str(), c.as_str())))
+            .map(|(id, _, _)| *id)
             .collect();
         let fixed = self.store.fix_findings(&gone, now).await?;
         Ok((findings.len() as u64, fixed))
@@ -169,7 +181,7 @@ impl App {
                 .map(installed)
                 .collect();
             let fixes = &releases[&os.label()];
-            let (detected, fixed) = self.judge(asset, &os, &packages, fixes, now).await?;
+            let (detected, fixed) = self.judge(asset, &os, &packages, fixes, now, false).await?;
             report.assets += 1;
             report.findings += detected;
             report.fixed += fixed;
@@ -309,7 +321,9 @@ impl App {
             .await?;
         let fixes = self.fixes_for(&os, &inv.packages).await?;
         let sources = fixes.1;
-        let (_, fixed) = self.judge(asset, &os, &inv.packages, &fixes.0, now).await?;
+        let (_, fixed) = self
+            .judge(asset, &os, &inv.packages, &fixes.0, now, true)
+            .await?;
         let prioritization = self.run_prioritize_job("inventory").await?;
 
         let open = self.open_findings(asset).await?;

@@ -341,6 +341,25 @@ impl Store {
 }
 
 impl Store {
+    /// The open package findings of an asset, as (id, vulnerability, component): what
+    /// re-detection compares a new verdict with, without reading whole findings.
+    pub async fn open_package_findings(
+        &self,
+        asset: AssetId,
+    ) -> Result<Vec<(FindingId, String, String)>> {
+        let rows: Vec<(i64, String, String)> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT id, vuln_id, component FROM findings WHERE asset_id = $1 \
+             AND component_kind = 'package' AND status IN ('open', 'reopened')"
+        )
+        .bind(asset.0)
+        .fetch_all(p)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, v, c)| (FindingId(id), v, c))
+            .collect())
+    }
+
     /// Marks these findings fixed (those still open or reopened) at `now`; returns how many.
     pub async fn fix_findings(&self, ids: &[FindingId], now: time::OffsetDateTime) -> Result<u64> {
         let mut n = 0;
