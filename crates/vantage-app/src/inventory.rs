@@ -53,9 +53,11 @@ pub struct RedetectReport {
     pub assets: u64,
     /// Open package findings after the run.
     pub findings: u64,
+    /// Findings this run created (new advisories on stored inventories).
+    pub new: u64,
     /// Findings no longer present (marked fixed).
     pub fixed: u64,
-    /// The prioritization that followed.
+    /// The prioritization that followed (not run when nothing was new or gone).
     pub prioritization: PrioritizeReport,
     /// Wall time, seconds.
     pub seconds: f64,
@@ -104,7 +106,7 @@ impl App {
     /// Judges an asset's packages: writes what the distribution data says is vulnerable and
     /// marks fixed the asset's package findings that are no longer. A scan (`seen`) refreshes
     /// every finding it saw; a re-detection over stored packages writes only new findings.
-    /// Returns (detected, fixed).
+    /// Returns (detected, written, fixed).
     async fn judge(
         &self,
         asset: AssetId,
@@ -113,7 +115,7 @@ impl App {
         fixes: &[DistroFix],
         now: OffsetDateTime,
         seen: bool,
-    ) -> Result<(u64, u64), AppError> {
+    ) -> Result<(u64, u64, u64), AppError> {
         let findings: Vec<NewFinding> = match_distro(os, packages, fixes)
             .into_iter()
             .map(|d| NewFinding {
@@ -150,7 +152,7 @@ impl App {
             .map(|(id, _, _)| *id)
             .collect();
         let fixed = self.store.fix_findings(&gone, now).await?;
-        Ok((findings.len() as u64, fixed))
+        Ok((findings.len() as u64, to_write.len() as u64, fixed))
     }
 
     /// Judges every stored inventory again with the current distribution data — after a feed
@@ -181,12 +183,17 @@ impl App {
                 .map(installed)
                 .collect();
             let fixes = &releases[&os.label()];
-            let (detected, fixed) = self.judge(asset, &os, &packages, fixes, now, false).await?;
+            let (detected, written, fixed) =
+                self.judge(asset, &os, &packages, fixes, now, false).await?;
             report.assets += 1;
             report.findings += detected;
+            report.new += written;
             report.fixed += fixed;
         }
-        report.prioritization = self.run_prioritize_job("detection").await?;
+        // Nothing new and nothing gone: the priorities are what they were.
+        if report.new > 0 || report.fixed > 0 {
+            report.prioritization = self.run_prioritize_job("detection").await?;
+        }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -321,7 +328,7 @@ impl App {
             .await?;
         let fixes = self.fixes_for(&os, &inv.packages).await?;
         let sources = fixes.1;
-        let (_, fixed) = self
+        let (_, _, fixed) = self
             .judge(asset, &os, &inv.packages, &fixes.0, now, true)
             .await?;
         let prioritization = self.run_prioritize_job("inventory").await?;

@@ -125,9 +125,10 @@ both_backends! {
         assert_eq!((d.assets, d.findings, d.fixed), (1, 13, 0), "{d:?}");
         assert_eq!(open_cves(&app, r.asset_id).await.len(), 13);
         assert!(d.prioritization.findings_attached >= 13);
-        // Nothing new: the same findings, nothing fixed.
+        assert_eq!(d.new, 13);
+        // Nothing new: the same findings, nothing written, no prioritization needed.
         let d = app.redetect().await.unwrap();
-        assert_eq!((d.findings, d.fixed), (13, 0));
+        assert_eq!((d.findings, d.new, d.fixed, d.prioritization.contexts), (13, 0, 0, 0));
     }
 
     async fn a_rhel_host_is_judged_by_the_rhsa_oval(db) {
