@@ -10,8 +10,6 @@
 //! Run: `cargo bench -p vantage-app --bench detect`; `cargo test --benches` runs a tiny smoke.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use time::OffsetDateTime;
@@ -19,14 +17,7 @@ use vantage_app::feeds::ImportOptions;
 use vantage_app::{App, Config};
 use vantage_domain::{AssetKind, Ecosystem, Identifier, IdentifierKind, NewAsset};
 use vantage_store::{Backend, NewPackage};
-use vantage_test_utils::TestDb;
-
-fn real(rel: &str) -> PathBuf {
-    std::env::var("VANTAGE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join(rel)
-}
+use vantage_test_utils::{TestDb, test_data, vuls_inventory};
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -39,41 +30,9 @@ fn peak_rss_mib() -> f64 {
 
 /// vuls' Ubuntu 24.04 host: (name, version, source, source version).
 fn base_packages() -> Vec<(String, String, String, String)> {
-    let mut gz = String::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(real(
-            "packages/vuls-integration/ubuntu_2404.packages.json.gz",
-        ))
-        .unwrap(),
-    )
-    .read_to_string(&mut gz)
-    .unwrap();
-    let inv: serde_json::Value = serde_json::from_str(&gz).unwrap();
-    let mut source = std::collections::HashMap::new();
-    for s in inv["srcPackages"].as_array().unwrap() {
-        for b in s["binaryNames"].as_array().into_iter().flatten() {
-            source.insert(
-                b.as_str().unwrap().to_string(),
-                (
-                    s["name"].as_str().unwrap().to_string(),
-                    s["version"].as_str().unwrap().to_string(),
-                ),
-            );
-        }
-    }
-    inv["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let name = p["name"].as_str().unwrap().to_string();
-            let version = p["version"].as_str().unwrap().to_string();
-            let (s, sv) = source
-                .get(&name)
-                .cloned()
-                .unwrap_or((name.clone(), version.clone()));
-            (name, version, s, sv)
-        })
+    vuls_inventory("packages/vuls-integration/ubuntu_2404.packages.json.gz")
+        .into_iter()
+        .map(|p| (p.name, p.version, p.source, p.source_version))
         .collect()
 }
 
@@ -93,7 +52,7 @@ async fn run(backend: Backend, hosts: u32) -> Report {
     let db = TestDb::new(backend).await;
     let app = App::from_parts(Config::default(), db.store.clone());
     app.import_feed(
-        &real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
+        &test_data("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
         &ImportOptions::default(),
     )
     .await
@@ -185,7 +144,7 @@ async fn run(backend: Backend, hosts: u32) -> Report {
     let one_app = App::from_parts(Config::default(), one.store.clone());
     one_app
         .import_feed(
-            &real("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
+            &test_data("distro/ubuntu-oval/com.ubuntu.noble.usn.oval.xml.gz"),
             &ImportOptions::default(),
         )
         .await

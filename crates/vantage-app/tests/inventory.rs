@@ -4,53 +4,29 @@
 //! corrupt file changes nothing.
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use vantage_app::feeds::ImportOptions;
 use vantage_app::{App, AppError, Config};
 use vantage_domain::{FindingFilter, StatusFilter};
-use vantage_test_utils::both_backends;
+use vantage_test_utils::{both_backends, test_data, vuls_inventory};
 
 fn real(rel: &str) -> PathBuf {
-    std::env::var("VANTAGE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-        .join(rel)
+    test_data(rel)
 }
 
 /// An apk installed database built from vuls' Alpine 3.19 inventory (binary → origin kept).
 fn alpine_installed(upgrade_busybox: bool) -> String {
-    let mut gz = String::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(real(
-            "packages/vuls-integration/alpine_319.packages.json.gz",
-        ))
-        .unwrap(),
-    )
-    .read_to_string(&mut gz)
-    .unwrap();
-    let inv: serde_json::Value = serde_json::from_str(&gz).unwrap();
-    let mut origin = std::collections::HashMap::new();
-    for s in inv["srcPackages"].as_array().unwrap() {
-        for b in s["binaryNames"].as_array().into_iter().flatten() {
-            origin.insert(
-                b.as_str().unwrap().to_string(),
-                s["name"].as_str().unwrap().to_string(),
-            );
-        }
-    }
     let mut out = String::new();
-    for p in inv["packages"].as_array().unwrap() {
-        let name = p["name"].as_str().unwrap();
-        let o = origin.get(name).map(String::as_str).unwrap_or(name);
-        let version = if upgrade_busybox && o == "busybox" {
+    for p in vuls_inventory("packages/vuls-integration/alpine_319.packages.json.gz") {
+        let version = if upgrade_busybox && p.source == "busybox" {
             "1.36.1-r20"
         } else {
-            p["version"].as_str().unwrap()
+            p.version.as_str()
         };
         out.push_str(&format!(
-            "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:{name}\nV:{version}\nA:x86_64\no:{o}\n\n"
+            "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:{}\nV:{version}\nA:x86_64\no:{}\n\n",
+            p.name, p.source
         ));
     }
     out
@@ -74,39 +50,12 @@ async fn open_cves(app: &App, asset: i64) -> BTreeSet<String> {
 
 /// A dpkg status file built from vuls' Ubuntu 24.04 inventory (binary → source kept).
 fn ubuntu_status() -> String {
-    let mut gz = String::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(real(
-            "packages/vuls-integration/ubuntu_2404.packages.json.gz",
-        ))
-        .unwrap(),
-    )
-    .read_to_string(&mut gz)
-    .unwrap();
-    let inv: serde_json::Value = serde_json::from_str(&gz).unwrap();
-    let mut source = std::collections::HashMap::new();
-    for s in inv["srcPackages"].as_array().unwrap() {
-        for b in s["binaryNames"].as_array().into_iter().flatten() {
-            source.insert(
-                b.as_str().unwrap().to_string(),
-                (
-                    s["name"].as_str().unwrap().to_string(),
-                    s["version"].as_str().unwrap().to_string(),
-                ),
-            );
-        }
-    }
     let mut out = String::new();
-    for p in inv["packages"].as_array().unwrap() {
-        let name = p["name"].as_str().unwrap();
+    for p in vuls_inventory("packages/vuls-integration/ubuntu_2404.packages.json.gz") {
         out.push_str(&format!(
-            "Package: {name}\nStatus: install ok installed\nVersion: {}\n",
-            p["version"].as_str().unwrap()
+            "Package: {}\nStatus: install ok installed\nVersion: {}\nSource: {} ({})\n\n",
+            p.name, p.version, p.source, p.source_version
         ));
-        if let Some((s, v)) = source.get(name) {
-            out.push_str(&format!("Source: {s} ({v})\n"));
-        }
-        out.push('\n');
     }
     out
 }

@@ -68,6 +68,41 @@ fn debian_versions() -> Vec<String> {
     out
 }
 
+/// Requires our ordering to give every reference answer (`<`, `=`, `>`) for its pair.
+fn assert_agree(tool: &str, answered: &[(&str, &str, &str)], compare: fn(&str, &str) -> Ordering) {
+    let mismatches: Vec<String> = answered
+        .iter()
+        .filter_map(|(a, b, want)| {
+            let got = match compare(a, b) {
+                Ordering::Less => "<",
+                Ordering::Equal => "=",
+                Ordering::Greater => ">",
+            };
+            (got != *want).then(|| format!("{a} {b}: {tool} {want}, ours {got}"))
+        })
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} pairs differ:\n{}",
+        mismatches.len(),
+        answered.len(),
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
+
+/// Runs a program with `input` on its standard input.
+fn run_with_input(program: &str, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn dpkg_order_matches_dpkg_compare_versions() {
     let versions = debian_versions();
@@ -95,17 +130,7 @@ fn dpkg_order_matches_dpkg_compare_versions() {
             "if dpkg --compare-versions '{a}' lt '{b}'; then echo '<'; elif dpkg --compare-versions '{a}' eq '{b}'; then echo '='; else echo '>'; fi\n"
         ));
     }
-    let mut child = Command::new("sh")
-        .arg("-s")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("sh");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), script.as_bytes()).unwrap();
-    let out = child
-        .wait_with_output()
-        .expect("dpkg is installed on Debian");
+    let out = run_with_input("sh", &["-s"], &script);
     assert!(
         out.status.success(),
         "{}",
@@ -113,25 +138,12 @@ fn dpkg_order_matches_dpkg_compare_versions() {
     );
     let answers: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(answers.len(), pairs.len());
-    let mismatches: Vec<String> = pairs
+    let answered: Vec<(&str, &str, &str)> = pairs
         .iter()
         .zip(&answers)
-        .filter_map(|((a, b), want)| {
-            let got = match dpkg::compare(a, b) {
-                Ordering::Less => "<",
-                Ordering::Equal => "=",
-                Ordering::Greater => ">",
-            };
-            (got != *want).then(|| format!("{a} {b}: dpkg {want}, ours {got}"))
-        })
+        .map(|((a, b), want)| (*a, *b, *want))
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} pairs differ:\n{}",
-        mismatches.len(),
-        pairs.len(),
-        mismatches[..mismatches.len().min(20)].join("\n")
-    );
+    assert_agree("dpkg", &answered, dpkg::compare);
 }
 
 #[test]
@@ -148,30 +160,15 @@ fn apk_order_matches_univers() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let mut n = 0;
-    let mut mismatches = Vec::new();
-    for line in text.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(a), Some(b), Some(want)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        n += 1;
-        let got = match apk::compare(a, b) {
-            Ordering::Less => "<",
-            Ordering::Equal => "=",
-            Ordering::Greater => ">",
-        };
-        if got != want {
-            mismatches.push(format!("{a} {b}: univers {want}, ours {got}"));
-        }
-    }
-    assert!(n > 5000, "only {n} pairs");
-    assert!(
-        mismatches.is_empty(),
-        "{} of {n} pairs differ:\n{}",
-        mismatches.len(),
-        mismatches[..mismatches.len().min(20)].join("\n")
-    );
+    let answered: Vec<(&str, &str, &str)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+        .collect();
+    assert!(answered.len() > 5000, "only {} pairs", answered.len());
+    assert_agree("univers", &answered, apk::compare);
 }
 
 #[test]
@@ -214,15 +211,7 @@ fn rpm_order_matches_librpm_label_compare() {
     let script = "import sys, rpm\n\
 def evr(s):\n    e, _, vr = s.rpartition(':')\n    v, _, r = vr.rpartition('-')\n    return (e or '0', v, r)\n\
 for line in sys.stdin:\n    a, b = line.split()\n    print({-1: '<', 0: '=', 1: '>'}[rpm.labelCompare(evr(a), evr(b))])\n";
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("/usr/bin/python3");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input("/usr/bin/python3", &["-c", script], &input);
     assert!(
         out.status.success(),
         "python3-rpm installed? {}",
@@ -230,23 +219,10 @@ for line in sys.stdin:\n    a, b = line.split()\n    print({-1: '<', 0: '=', 1: 
     );
     let answers: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(answers.len(), pairs.len());
-    let mismatches: Vec<String> = pairs
+    let answered: Vec<(&str, &str, &str)> = pairs
         .iter()
         .zip(&answers)
-        .filter_map(|((a, b), want)| {
-            let got = match rpm::compare(a, b) {
-                Ordering::Less => "<",
-                Ordering::Equal => "=",
-                Ordering::Greater => ">",
-            };
-            (got != *want).then(|| format!("{a} {b}: librpm {want}, ours {got}"))
-        })
+        .map(|((a, b), want)| (*a, *b, *want))
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} pairs differ:\n{}",
-        mismatches.len(),
-        pairs.len(),
-        mismatches[..mismatches.len().min(20)].join("\n")
-    );
+    assert_agree("librpm", &answered, rpm::compare);
 }

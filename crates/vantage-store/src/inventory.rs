@@ -23,6 +23,37 @@ pub struct NewPackage {
     pub arch: String,
 }
 
+const FIX_COLUMNS: &str =
+    "distro, release, collection, package, vuln_id, status, fixed_version, advisory";
+
+#[derive(sqlx::FromRow)]
+struct FixRow {
+    distro: String,
+    release: String,
+    collection: String,
+    package: String,
+    vuln_id: String,
+    status: String,
+    fixed_version: Option<String>,
+    advisory: Option<String>,
+}
+
+impl TryFrom<FixRow> for DistroFix {
+    type Error = crate::error::StoreError;
+    fn try_from(r: FixRow) -> Result<DistroFix> {
+        Ok(DistroFix {
+            distro: r.distro,
+            release: r.release,
+            collection: r.collection,
+            package: r.package,
+            vuln_id: parse(&r.vuln_id, "distro_fixes vuln_id")?,
+            status: r.status,
+            fixed_version: r.fixed_version,
+            advisory: r.advisory,
+        })
+    }
+}
+
 impl Store {
     /// Replaces an asset's installed packages with `packages`, in one transaction (multi-row
     /// statements on SQLite, column arrays on PostgreSQL). Returns how many were stored.
@@ -106,51 +137,14 @@ impl Store {
         distro: &str,
         release: &str,
     ) -> Result<Vec<DistroFix>> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = with_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
-             FROM distro_fixes WHERE distro = $1 AND release = $2"
-        )
-        .bind(distro)
-        .bind(release)
-        .fetch_all(p)
-        .await?
-        });
-        rows.into_iter()
-            .map(
-                |(
-                    distro,
-                    release,
-                    collection,
-                    package,
-                    vuln_id,
-                    status,
-                    fixed_version,
-                    advisory,
-                )| {
-                    Ok(DistroFix {
-                        distro,
-                        release,
-                        collection,
-                        package,
-                        vuln_id: parse(&vuln_id, "distro_fixes vuln_id")?,
-                        status,
-                        fixed_version,
-                        advisory,
-                    })
-                },
-            )
-            .collect()
+        let sql =
+            format!("SELECT {FIX_COLUMNS} FROM distro_fixes WHERE distro = $1 AND release = $2");
+        let rows: Vec<FixRow> = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(distro)
+            .bind(release)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(DistroFix::try_from).collect()
     }
 
     /// The packages stored for an asset.
@@ -209,7 +203,7 @@ impl Store {
         .await?))
     }
 
-    /// What a distribution says about these source packages in one release (every collection:
+    /// What a distribution says about these packages in one release (every collection:
     /// Alpine `v3.19/main` and `/community`, the Debian tracker, DSA and DLA lists, OVAL).
     pub async fn distro_fixes_for(
         &self,
@@ -222,21 +216,11 @@ impl Store {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
-                "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
-                 FROM distro_fixes WHERE distro = $1 AND release = $2 AND package IN ({})",
+                "SELECT {FIX_COLUMNS} FROM distro_fixes \
+                 WHERE distro = $1 AND release = $2 AND package IN ({})",
                 placeholders.join(",")
             );
-            type Row = (
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-            );
-            let rows: Vec<Row> = with_pool!(self, |p| {
+            let rows: Vec<FixRow> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(distro)
                     .bind(release);
@@ -245,19 +229,8 @@ impl Store {
                 }
                 q.fetch_all(p).await?
             });
-            for (distro, release, collection, package, vuln_id, status, fixed_version, advisory) in
-                rows
-            {
-                out.push(DistroFix {
-                    distro,
-                    release,
-                    collection,
-                    package,
-                    vuln_id: parse(&vuln_id, "distro_fixes vuln_id")?,
-                    status,
-                    fixed_version,
-                    advisory,
-                });
+            for r in rows {
+                out.push(DistroFix::try_from(r)?);
             }
         }
         Ok(out)

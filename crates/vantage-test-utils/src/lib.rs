@@ -228,3 +228,66 @@ mod tests {
         );
     }
 }
+
+/// A file of the shared public data (`$VANTAGE_TEST_DATA`, default `../shared/data` beside the
+/// repository).
+pub fn test_data(rel: &str) -> std::path::PathBuf {
+    std::env::var("VANTAGE_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+        })
+        .join(rel)
+}
+
+/// One installed package of a vuls integration inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VulsPackage {
+    /// Binary package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Source package (Debian source, Alpine origin); the name when the file does not say.
+    pub source: String,
+    /// Source version; the version when the file does not say.
+    pub source_version: String,
+}
+
+/// Reads a vuls integration inventory (`packages/vuls-integration/*.packages.json.gz`):
+/// its packages with their source package (from `srcPackages[].binaryNames`).
+pub fn vuls_inventory(rel: &str) -> Vec<VulsPackage> {
+    use std::io::Read;
+    let path = test_data(rel);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let inv: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let text_of = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut source = std::collections::HashMap::new();
+    for s in inv["srcPackages"].as_array().into_iter().flatten() {
+        for b in s["binaryNames"].as_array().into_iter().flatten() {
+            source.insert(text_of(b), (text_of(&s["name"]), text_of(&s["version"])));
+        }
+    }
+    inv["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let (name, version) = (text_of(&p["name"]), text_of(&p["version"]));
+            let (source, source_version) = source
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| (name.clone(), version.clone()));
+            VulsPackage {
+                name,
+                version,
+                source,
+                source_version,
+            }
+        })
+        .collect()
+}

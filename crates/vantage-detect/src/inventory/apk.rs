@@ -10,30 +10,21 @@ use crate::version::apk;
 /// Parses the database; every record must have a name and a valid version.
 pub fn parse_installed(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
     let mut out = Vec::new();
-    let mut record: Vec<(usize, char, &str)> = Vec::new();
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .chain([(0, "")]);
-    for (n, line) in lines {
-        if line.trim().is_empty() {
-            if !record.is_empty() {
-                out.push(package(&record)?);
-                record.clear();
-            }
-            continue;
-        }
-        let mut chars = line.chars();
-        match (chars.next(), chars.next()) {
-            (Some(k), Some(':')) => record.push((n, k, &line[k.len_utf8() + 1..])),
-            _ => {
-                return Err(InventoryError {
-                    line: n,
-                    message: format!("expected KEY:VALUE, got {line:?}"),
-                });
+    for block in super::blocks(text) {
+        let mut record: Vec<(usize, char, &str)> = Vec::with_capacity(block.len());
+        for (n, line) in block {
+            let mut chars = line.chars();
+            match (chars.next(), chars.next()) {
+                (Some(k), Some(':')) => record.push((n, k, &line[k.len_utf8() + 1..])),
+                _ => {
+                    return Err(InventoryError {
+                        line: n,
+                        message: format!("expected KEY:VALUE, got {line:?}"),
+                    });
+                }
             }
         }
+        out.push(package(&record)?);
     }
     Ok(out)
 }

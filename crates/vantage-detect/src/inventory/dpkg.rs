@@ -10,30 +10,24 @@ use crate::version::dpkg;
 /// Parses a status file.
 pub fn parse_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
     let mut out = Vec::new();
-    let mut fields: Vec<(usize, &str, &str)> = Vec::new();
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .chain([(0, "")]);
-    for (n, line) in lines {
-        if line.trim().is_empty() {
-            if !fields.is_empty() {
-                if let Some(p) = paragraph(&fields)? {
-                    out.push(p);
-                }
-                fields.clear();
+    for block in super::blocks(text) {
+        let mut fields: Vec<(usize, &str, &str)> = Vec::with_capacity(block.len());
+        for (n, line) in block {
+            if line.starts_with(' ') || line.starts_with('\t') {
+                continue; // a continuation line (Description, Conffiles …)
             }
+            let (k, v) = line.split_once(':').ok_or_else(|| InventoryError {
+                line: n,
+                message: format!("expected Field: value, got {line:?}"),
+            })?;
+            fields.push((n, k.trim(), v.trim()));
+        }
+        if fields.is_empty() {
             continue;
         }
-        if line.starts_with(' ') || line.starts_with('\t') {
-            continue; // a continuation line (Description, Conffiles …)
+        if let Some(p) = paragraph(&fields)? {
+            out.push(p);
         }
-        let (k, v) = line.split_once(':').ok_or_else(|| InventoryError {
-            line: n,
-            message: format!("expected Field: value, got {line:?}"),
-        })?;
-        fields.push((n, k.trim(), v.trim()));
     }
     Ok(out)
 }

@@ -111,6 +111,26 @@ pub struct InventoryError {
     pub message: String,
 }
 
+/// The blank-line separated blocks of a file (dpkg paragraphs, apk records), each as its
+/// lines with their 1-based numbers.
+pub(crate) fn blocks(text: &str) -> Vec<Vec<(usize, &str)>> {
+    let mut out = Vec::new();
+    let mut block = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            if !block.is_empty() {
+                out.push(std::mem::take(&mut block));
+            }
+        } else {
+            block.push((i + 1, line));
+        }
+    }
+    if !block.is_empty() {
+        out.push(block);
+    }
+    out
+}
+
 /// Recognises the format from the content and parses it.
 pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
     let first = text
