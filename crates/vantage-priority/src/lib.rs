@@ -307,12 +307,15 @@ pub fn derive_vector(
 
 /// SSVC inputs: Vulnrichment's decision points where CISA gave them, else derived from the
 /// vector; exposure "small" (local-only, isolated) makes exploitation not automatable against
-/// the asset; mission impact follows the criticality (1–2 low, 3 medium, 4–5 high).
+/// the asset; mission & well-being impact is the higher of what the criticality says (1–2 low,
+/// 3 medium, 4–5 high) and what the scopes' CIA requirements say (all low → low, any high →
+/// high, else medium; nothing when the asset is in no scope).
 pub fn ssvc_inputs(
     facts: &Facts,
     vector: Option<&Cvss>,
     exposure: ExposureClass,
     criticality: u8,
+    cia: Option<CiaRequirements>,
 ) -> SsvcInputs {
     let exploitation = if facts.exploited() {
         Exploitation::Active
@@ -357,11 +360,22 @@ pub fn ssvc_inputs(
         None if total_from_vector => TechnicalImpact::Total,
         None => TechnicalImpact::Partial,
     };
-    let mission = match criticality {
+    let by_criticality = match criticality {
         0..=2 => MissionImpact::Low,
         3 => MissionImpact::Medium,
         _ => MissionImpact::High,
     };
+    let by_cia = cia.map(|c| {
+        let levels = [c.confidentiality, c.integrity, c.availability];
+        if levels.contains(&Requirement::High) {
+            MissionImpact::High
+        } else if levels.iter().all(|l| *l == Requirement::Low) {
+            MissionImpact::Low
+        } else {
+            MissionImpact::Medium
+        }
+    });
+    let mission = by_cia.map_or(by_criticality, |c| c.max(by_criticality));
     SsvcInputs {
         exploitation,
         automatable,
@@ -414,7 +428,13 @@ pub fn prioritize(facts: &Facts, ctx: &Context, settings: &Settings, today: Date
         .as_ref()
         .map(|(_, c)| derive_vector(c, facts, eff.cia, exposure, modify_av));
     let score = derived.as_ref().map(Cvss::score);
-    let ssvc_in = ssvc_inputs(facts, best.as_ref().map(|(_, c)| c), exposure, criticality);
+    let ssvc_in = ssvc_inputs(
+        facts,
+        best.as_ref().map(|(_, c)| c),
+        exposure,
+        criticality,
+        eff.cia,
+    );
     let ssvc = ssvc::decide(ssvc_in);
     let inputs = RuleInputs {
         kev: facts.kev.is_some(),

@@ -297,12 +297,24 @@ fn ssvc_model_and_both() {
 #[test]
 fn ssvc_inputs_from_vulnrichment_then_vector() {
     let v: Cvss = V31_CRIT.parse().unwrap();
-    let i = ssvc_inputs(&Facts::default(), Some(&v), ExposureClass::Internet, 4);
+    let i = ssvc_inputs(
+        &Facts::default(),
+        Some(&v),
+        ExposureClass::Internet,
+        4,
+        None,
+    );
     assert_eq!(
         (i.automatable, i.technical_impact, i.mission),
         (true, TechnicalImpact::Total, MissionImpact::High)
     );
-    let i = ssvc_inputs(&Facts::default(), Some(&v), ExposureClass::Isolated, 3);
+    let i = ssvc_inputs(
+        &Facts::default(),
+        Some(&v),
+        ExposureClass::Isolated,
+        3,
+        None,
+    );
     assert!(!i.automatable, "not automatable against an isolated asset");
     let cisa = Facts {
         vulnrichment: Some(SsvcDecision {
@@ -315,7 +327,7 @@ fn ssvc_inputs_from_vulnrichment_then_vector() {
         }),
         ..Default::default()
     };
-    let i = ssvc_inputs(&cisa, Some(&v), ExposureClass::Internet, 1);
+    let i = ssvc_inputs(&cisa, Some(&v), ExposureClass::Internet, 1, None);
     assert_eq!(
         (i.exploitation, i.automatable, i.technical_impact, i.mission),
         (
@@ -324,7 +336,23 @@ fn ssvc_inputs_from_vulnrichment_then_vector() {
             TechnicalImpact::Partial,
             MissionImpact::Low
         )
-    );
+    ); // The scopes' CIA requirements raise mission impact: a high requirement makes it high even
+    // at criticality 1; all-low requirements leave the criticality's verdict.
+    let high = CiaRequirements {
+        integrity: Requirement::High,
+        ..CiaRequirements::default()
+    };
+    let i = ssvc_inputs(&cisa, Some(&v), ExposureClass::Internet, 1, Some(high));
+    assert_eq!(i.mission, MissionImpact::High);
+    let low = CiaRequirements {
+        confidentiality: Requirement::Low,
+        integrity: Requirement::Low,
+        availability: Requirement::Low,
+    };
+    let i = ssvc_inputs(&cisa, Some(&v), ExposureClass::Internet, 1, Some(low));
+    assert_eq!(i.mission, MissionImpact::Low);
+    let i = ssvc_inputs(&cisa, Some(&v), ExposureClass::Internet, 4, Some(low));
+    assert_eq!(i.mission, MissionImpact::High);
 }
 
 #[test]
