@@ -4,7 +4,11 @@
 //! - rpm: librpm's `labelCompare` (Debian's `python3-rpm`, which `.ci/run` installs) over the
 //!   EVRs of real RHEL 8/9, AlmaLinux, Rocky, Amazon Linux and CBL-Mariner package lists;
 //! - apk: univers' `AlpineLinuxVersion` (`$VANTAGE_PYTHON`, which `.ci/run` provides with
-//!   `pip install univers`) over the fixed versions of the Alpine secdb.
+//!   `pip install univers`) over the fixed versions of the Alpine secdb;
+//! - PyPI: `packaging.version.Version` (PyPA's PEP 440 implementation) over every version the
+//!   PyPA advisories name; SemVer: python-semver over the Go vulndb and RustSec versions;
+//! - Maven: Maven's own `ComparableVersion` (`java`, Debian's `libmaven3-core-java`) over 3,000
+//!   real Maven Central version strings (`tests/maven_versions.txt`).
 
 use std::cmp::Ordering;
 use std::io::Read;
@@ -12,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vantage_detect::inventory::rpm as rpm_list;
-use vantage_detect::version::{apk, dpkg, rpm};
+use vantage_detect::version::{apk, dpkg, maven, pep440, rpm, semver};
 
 fn data() -> PathBuf {
     std::env::var("VANTAGE_TEST_DATA")
@@ -225,4 +229,86 @@ for line in sys.stdin:\n    a, b = line.split()\n    print({-1: '<', 0: '=', 1: 
         .map(|((a, b), want)| (*a, *b, *want))
         .collect();
     assert_agree("librpm", &answered, rpm::compare);
+}
+
+#[test]
+fn pypi_and_semver_order_match_packaging_and_python_semver() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang_pairs.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(data())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set VANTAGE_PYTHON): {e}", python()));
+    assert!(
+        out.status.success(),
+        "pip install univers (packaging, semver)? {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut by_scheme: std::collections::HashMap<&str, Vec<(&str, &str, &str)>> =
+        Default::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let [scheme, a, b, want] = f[..] {
+            by_scheme.entry(scheme).or_default().push((a, b, want));
+        }
+    }
+    let pypi = &by_scheme["pypi"];
+    assert!(pypi.len() > 10_000, "only {} PyPI pairs", pypi.len());
+    assert_agree("packaging", pypi, pep440::compare);
+    let sem = &by_scheme["semver"];
+    assert!(sem.len() > 4_000, "only {} SemVer pairs", sem.len());
+    assert_agree("python-semver", sem, semver::compare);
+}
+
+#[test]
+fn maven_order_matches_maven_comparable_version() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/maven_versions.txt"),
+    )
+    .unwrap();
+    let versions: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(versions.len() > 3000, "{} versions", versions.len());
+    // ComparableVersion's main compares each argument with the next: a random walk through
+    // the list, then the sorted list itself (neighbours share prefixes).
+    let mut rng = Rng(0x00dd_ba11);
+    let mut args: Vec<&str> = (0..3000)
+        .map(|_| versions[rng.below(versions.len())])
+        .collect();
+    args.extend(&versions);
+    let jar = std::env::var("VANTAGE_MAVEN_ARTIFACT_JAR")
+        .unwrap_or_else(|_| "/usr/share/java/maven-artifact-3.x.jar".into());
+    let out = Command::new("java")
+        .args([
+            "-cp",
+            &jar,
+            "org.apache.maven.artifact.versioning.ComparableVersion",
+        ])
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run java (apt-get install default-jre-headless): {e}"));
+    assert!(
+        out.status.success(),
+        "{jar} (apt-get install libmaven3-core-java)? {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // `   1.0 < 2.0`
+    let answered: Vec<(&str, &str, &str)> = text
+        .lines()
+        .filter(|l| l.starts_with("   "))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                [a, "==", b] => Some((a, b, "=")),
+                [a, op, b] => Some((a, b, op)),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(answered.len(), args.len() - 1);
+    assert_agree("maven", &answered, maven::compare);
 }
