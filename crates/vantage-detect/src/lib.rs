@@ -5,4 +5,5 @@
 
 pub mod inventory;
 pub mod matcher;
+pub mod osv;
 pub mod version;

@@ -4,6 +4,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod rpm;
+pub mod sbom;
 
 use vantage_domain::Ecosystem;
 
@@ -99,11 +100,17 @@ pub struct Inventory {
     pub format: &'static str,
     /// Installed packages.
     pub packages: Vec<InstalledPackage>,
+    /// The operating system the file names (SBOMs), if any.
+    pub os: Option<OsRelease>,
+    /// What the file describes (an SBOM's subject), if it says.
+    pub subject: Option<String>,
+    /// Entries skipped: SBOM components without a Package URL or of a type not judged.
+    pub skipped: usize,
 }
 
 /// An inventory file that cannot be read: the line (1-based; 0 when not about a line) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("{}{message}", if *.line > 0 { format!("line {line}: ") } else { String::new() })]
 pub struct InventoryError {
     /// Line number.
     pub line: usize,
@@ -131,8 +138,35 @@ pub(crate) fn blocks(text: &str) -> Vec<Vec<(usize, &str)>> {
     out
 }
 
+impl Inventory {
+    fn of(format: &'static str, packages: Vec<InstalledPackage>) -> Inventory {
+        Inventory {
+            format,
+            packages,
+            os: None,
+            subject: None,
+            skipped: 0,
+        }
+    }
+}
+
 /// Recognises the format from the content and parses it.
 pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
+    if text.trim_start().starts_with('{') {
+        return match sbom::parse(text)? {
+            Some(s) => Ok(Inventory {
+                format: s.format,
+                packages: s.packages,
+                os: s.os,
+                subject: s.subject,
+                skipped: s.skipped,
+            }),
+            None => Err(InventoryError {
+                line: 1,
+                message: "a JSON document that is neither a CycloneDX nor an SPDX 2 SBOM".into(),
+            }),
+        };
+    }
     let first = text
         .lines()
         .find(|l| !l.trim().is_empty())
@@ -140,41 +174,27 @@ pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
     let looks_apk =
         first.len() > 1 && first.as_bytes()[1] == b':' && first.as_bytes()[0].is_ascii_alphabetic();
     if first.starts_with("Package:") {
-        Ok(Inventory {
-            format: "dpkg-status",
-            packages: dpkg::parse_status(text)?,
-        })
+        Ok(Inventory::of("dpkg-status", dpkg::parse_status(text)?))
     } else if looks_apk {
-        Ok(Inventory {
-            format: "apk-installed",
-            packages: apk::parse_installed(text)?,
-        })
+        Ok(Inventory::of("apk-installed", apk::parse_installed(text)?))
     } else if first.split('\t').count() == 5 {
-        Ok(Inventory {
-            format: "dpkg-query",
-            packages: dpkg::parse_query(text)?,
-        })
+        Ok(Inventory::of("dpkg-query", dpkg::parse_query(text)?))
     } else if first.contains('\t') {
-        Ok(Inventory {
-            format: "rpm-query",
-            packages: rpm::parse_tsv(text)?,
-        })
+        Ok(Inventory::of("rpm-query", rpm::parse_tsv(text)?))
     } else if first.trim().rsplit_once('.').is_some_and(|(nvr, arch)| {
         nvr.matches('-').count() >= 2
             && !arch.is_empty()
             && arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     }) {
-        Ok(Inventory {
-            format: "rpm-qa",
-            packages: rpm::parse_qa(text)?,
-        })
+        Ok(Inventory::of("rpm-qa", rpm::parse_qa(text)?))
     } else {
         Err(InventoryError {
             line: 1,
             message: "unrecognised inventory: expected a dpkg status file (/var/lib/dpkg/status) \
                       or dpkg-query -W output, \
-                      an apk installed database (/lib/apk/db/installed) or an rpm list \
-                      (rpm -qa, or its tab-separated query format)"
+                      an apk installed database (/lib/apk/db/installed), an rpm list \
+                      (rpm -qa, or its tab-separated query format) or a CycloneDX / SPDX \
+                      JSON SBOM"
                 .into(),
         })
     }
