@@ -1,12 +1,14 @@
-//! `vantage inventory import`: an inventory file becomes an asset, its packages and its
-//! findings — judged by the distribution's own security data — then prioritized.
+//! `vantage inventory import` / `vantage scan sbom`: an inventory file becomes an asset, its
+//! packages and its findings — distribution packages judged by the distribution's own security
+//! data, language packages by OSV advisories — then prioritized.
 
 use std::path::Path;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use vantage_detect::inventory::{self, InstalledPackage, OsRelease};
-use vantage_detect::matcher::{distro_of, match_distro};
+use vantage_detect::matcher::{Detection, distro_of, match_distro};
+use vantage_detect::osv::{Advisory, match_osv};
 use vantage_domain::{
     AssetId, AssetKind, DistroFix, Finding, FindingFilter, Identifier, IdentifierKind, NewAsset,
     NewFinding, Priority, StatusFilter,
@@ -24,19 +26,29 @@ pub struct InventoryReport {
     pub asset_id: i64,
     /// The asset's name.
     pub asset: String,
-    /// Its operating system (`alpine:3.19`).
-    pub os: String,
-    /// The file's format (`apk-installed`, `dpkg-status`).
+    /// Its operating system (`alpine:3.19`), when known (an SBOM of language packages may
+    /// name none).
+    pub os: Option<String>,
+    /// The file's format (`apk-installed`, `dpkg-status`, `cyclonedx`, `spdx`).
     pub format: &'static str,
     /// Installed packages stored.
     pub packages: u64,
-    /// Source packages judged.
+    /// Distribution source packages judged.
     pub source_packages: u64,
+    /// Language packages (npm, PyPI, crates.io, Maven, Go …) judged by OSV advisories.
+    pub language_packages: u64,
+    /// OSV advisories about those packages that were consulted.
+    pub advisories: u64,
+    /// False when the file holds language packages and no OSV advisory is stored at all.
+    pub osv_data: bool,
+    /// SBOM components skipped (no Package URL, or a type Vantage does not judge).
+    pub skipped: u64,
     /// Vulnerabilities detected (open findings after this import).
     pub findings: u64,
     /// Findings of earlier imports no longer present (marked fixed).
     pub fixed: u64,
-    /// False when no distribution data is stored for this release (nothing could be judged).
+    /// False when the file holds distribution packages and no distribution data is stored for
+    /// this release (they could not be judged).
     pub distro_data: bool,
     /// The prioritization that followed.
     pub prioritization: PrioritizeReport,
@@ -77,6 +89,16 @@ fn installed(p: &NewPackage) -> InstalledPackage {
     }
 }
 
+/// Distribution packages (judged by the distribution's data) and language packages (judged by
+/// OSV advisories).
+fn split(packages: &[InstalledPackage]) -> (Vec<InstalledPackage>, Vec<InstalledPackage>) {
+    packages
+        .iter()
+        .filter(|p| p.ecosystem != vantage_domain::Ecosystem::Generic)
+        .cloned()
+        .partition(|p| p.ecosystem.osv_name().is_none())
+}
+
 impl App {
     /// The distribution data about these packages for a release, and the number of source
     /// packages asked about.
@@ -103,20 +125,45 @@ impl App {
         Ok((fixes, sources))
     }
 
-    /// Judges an asset's packages: writes what the distribution data says is vulnerable and
-    /// marks fixed the asset's package findings that are no longer. A scan (`seen`) refreshes
-    /// every finding it saw; a re-detection over stored packages writes only new findings.
-    /// Returns (detected, written, fixed).
+    /// The OSV advisories about these language packages.
+    async fn advisories_for(
+        &self,
+        packages: &[InstalledPackage],
+    ) -> Result<Vec<Advisory>, AppError> {
+        let mut keys: Vec<(&str, String)> = packages
+            .iter()
+            .filter_map(|p| Some((p.ecosystem.osv_name()?, p.ecosystem.package_key(&p.name))))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store
+            .osv_advisories_for(&keys)
+            .await?
+            .into_iter()
+            .map(|a| Advisory {
+                withdrawn: a.status.as_deref() == Some("withdrawn"),
+                id: a.id,
+                aliases: a.aliases,
+                affected: a.affected,
+            })
+            .collect())
+    }
+
+    /// Writes an asset's detections and marks fixed its package findings that are no longer
+    /// detected. A scan (`seen`) refreshes every finding it saw; a re-detection over stored
+    /// packages writes only new findings. Returns (detected, written, fixed).
     async fn judge(
         &self,
         asset: AssetId,
-        os: &OsRelease,
-        packages: &[InstalledPackage],
-        fixes: &[DistroFix],
+        detections: Vec<Detection>,
         now: OffsetDateTime,
         seen: bool,
     ) -> Result<(u64, u64, u64), AppError> {
-        let findings: Vec<NewFinding> = match_distro(os, packages, fixes)
+        let findings: Vec<NewFinding> = detections
             .into_iter()
             .map(|d| NewFinding {
                 asset_id: asset,
@@ -165,16 +212,7 @@ impl App {
         // A release's data is read once for all its hosts.
         let mut releases: std::collections::HashMap<String, Vec<DistroFix>> = Default::default();
         for (asset, os) in self.store.inventoried_assets().await? {
-            let Ok(os) = OsRelease::parse(&os) else {
-                continue;
-            };
-            if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label()) {
-                e.insert(
-                    self.store
-                        .distro_fixes_for_release(distro_of(&os), &os.version)
-                        .await?,
-                );
-            }
+            let os = os.as_deref().and_then(|o| OsRelease::parse(o).ok());
             let packages: Vec<InstalledPackage> = self
                 .store
                 .packages_of(asset)
@@ -182,9 +220,25 @@ impl App {
                 .iter()
                 .map(installed)
                 .collect();
-            let fixes = &releases[&os.label()];
-            let (detected, written, fixed) =
-                self.judge(asset, &os, &packages, fixes, now, false).await?;
+            let (distro, language) = split(&packages);
+            let mut detections = Vec::new();
+            if let Some(os) = &os
+                && !distro.is_empty()
+            {
+                if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label()) {
+                    e.insert(
+                        self.store
+                            .distro_fixes_for_release(distro_of(os), &os.version)
+                            .await?,
+                    );
+                }
+                detections.extend(match_distro(os, &distro, &releases[&os.label()]));
+            }
+            if !language.is_empty() {
+                let advisories = self.advisories_for(&language).await?;
+                detections.extend(match_osv(&language, &advisories));
+            }
+            let (detected, written, fixed) = self.judge(asset, detections, now, false).await?;
             report.assets += 1;
             report.findings += detected;
             report.new += written;
@@ -260,18 +314,29 @@ impl App {
 
     /// Imports an inventory file for an asset (created or updated by name): stores its
     /// packages, detects vulnerabilities with the distribution's data for `os` (or the release
-    /// the file names), closes findings no longer present, and prioritizes. A file that does
-    /// not parse changes nothing; the error names the line.
+    /// the file names) and with OSV advisories for language packages, closes findings no
+    /// longer present, and prioritizes. A file that does not parse changes nothing; the error
+    /// names the line.
     pub async fn import_inventory(
         &self,
         asset_name: &str,
         os: Option<&str>,
         path: &Path,
     ) -> Result<InventoryReport, AppError> {
-        let asset_name = asset_name.trim();
-        if asset_name.is_empty() {
+        if asset_name.trim().is_empty() {
             return Err(AppError::Invalid("--asset needs a name".into()));
         }
+        self.import_inventory_file(Some(asset_name), os, path).await
+    }
+
+    /// [`App::import_inventory`] where the asset name may come from the file: an SBOM's subject
+    /// (`metadata.component` of CycloneDX, `name` of SPDX), else the file name.
+    pub async fn import_inventory_file(
+        &self,
+        asset_name: Option<&str>,
+        os: Option<&str>,
+        path: &Path,
+    ) -> Result<InventoryReport, AppError> {
         // Flags first: a wrong --os is said before the file is read.
         let os_flag = os
             .map(OsRelease::parse)
@@ -281,9 +346,20 @@ impl App {
             .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", path.display())))?;
         let inv = inventory::parse(&text)
             .map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))?;
-        let os = match os_flag {
-            Some(o) => o,
-            None => {
+        let asset_name = match asset_name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None => inv
+                .subject
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| path.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .ok_or_else(|| AppError::Invalid("--asset needs a name".into()))?,
+        };
+        let (distro, language) = split(&inv.packages);
+        let os = match (os_flag, inv.os.clone()) {
+            (Some(o), _) | (None, Some(o)) => Some(o),
+            (None, None) if distro.is_empty() => None,
+            (None, None) => {
                 return Err(AppError::Invalid(format!(
                     "{}: a {} file does not say which release it comes from: pass --os (e.g. {})",
                     path.display(),
@@ -300,10 +376,14 @@ impl App {
         let asset = self
             .store
             .upsert_asset(&NewAsset {
-                kind: AssetKind::Host,
-                name: asset_name.to_string(),
-                os: Some(os.label()),
-                identifiers: vec![Identifier::new(IdentifierKind::Hostname, asset_name)],
+                kind: if inv.container {
+                    AssetKind::ContainerImage
+                } else {
+                    AssetKind::Host
+                },
+                name: asset_name.clone(),
+                os: os.as_ref().map(OsRelease::label),
+                identifiers: vec![Identifier::new(IdentifierKind::Hostname, &asset_name)],
                 tags: vec![],
                 seen_at: now,
             })
@@ -322,15 +402,25 @@ impl App {
             .collect();
         let stored = self.store.replace_packages(asset, &packages).await?;
 
-        let distro_data = self
-            .store
-            .has_distro_data(distro_of(&os), &os.version)
-            .await?;
-        let fixes = self.fixes_for(&os, &inv.packages).await?;
-        let sources = fixes.1;
-        let (_, _, fixed) = self
-            .judge(asset, &os, &inv.packages, &fixes.0, now, true)
-            .await?;
+        let mut detections = Vec::new();
+        let mut distro_data = true;
+        let mut sources = 0;
+        if let Some(os) = &os
+            && !distro.is_empty()
+        {
+            distro_data = self
+                .store
+                .has_distro_data(distro_of(os), &os.version)
+                .await?;
+            let (fixes, n) = self.fixes_for(os, &distro).await?;
+            sources = n;
+            detections.extend(match_distro(os, &distro, &fixes));
+        }
+        let advisories = self.advisories_for(&language).await?;
+        let osv_data =
+            language.is_empty() || !advisories.is_empty() || self.store.has_osv_data().await?;
+        detections.extend(match_osv(&language, &advisories));
+        let (_, _, fixed) = self.judge(asset, detections, now, true).await?;
         let prioritization = self.run_prioritize_job("inventory").await?;
 
         let open = self.open_findings(asset).await?;
@@ -350,11 +440,15 @@ impl App {
         });
         Ok(InventoryReport {
             asset_id: asset.0,
-            asset: asset_name.to_string(),
-            os: os.label(),
+            asset: asset_name,
+            os: os.as_ref().map(OsRelease::label),
             format: inv.format,
             packages: stored,
             source_packages: sources,
+            language_packages: language.len() as u64,
+            advisories: advisories.len() as u64,
+            osv_data,
+            skipped: inv.skipped as u64,
             findings: open.len() as u64,
             fixed,
             distro_data,

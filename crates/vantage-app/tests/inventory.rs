@@ -1,7 +1,9 @@
 //! Inventory import end to end on real data, on SQLite and PostgreSQL: a real Alpine 3.19
 //! host inventory (vuls' integration fixture) against the real Alpine secdb gives exactly the
 //! vulnerabilities the distribution data names, with evidence; an upgrade closes findings; a
-//! corrupt file changes nothing.
+//! corrupt file changes nothing. SBOMs: language packages against the real OSV advisories give
+//! exactly what an independent evaluation of the OSV ranges (tests/osv_reference.py, with
+//! `packaging` and python-semver) gives; an Alpine image SBOM gives the apk result.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -143,7 +145,7 @@ both_backends! {
         std::fs::write(&file, alpine_installed(false)).unwrap();
 
         let r = app.import_inventory("alpine319", Some("alpine:3.19"), &file).await.unwrap();
-        assert_eq!((r.format, r.os.as_str(), r.distro_data, r.fixed), ("apk-installed", "alpine:3.19", true, 0));
+        assert_eq!((r.format, r.os.as_deref(), r.distro_data, r.fixed), ("apk-installed", Some("alpine:3.19"), true, 0));
         // The independent reference (apk ordering via univers, binary → origin): 13 CVEs in
         // busybox and openssl.
         let want: BTreeSet<String> = "CVE-2023-42363 CVE-2023-42364 CVE-2023-42365 CVE-2023-42366 \
@@ -181,5 +183,95 @@ both_backends! {
         std::fs::write(&file, alpine_installed(false)).unwrap();
         let e = app.import_inventory("x", None, &file).await.unwrap_err();
         assert!(e.to_string().contains("pass --os (e.g. alpine:3.19)"), "{e}");
+    }
+
+    async fn an_sbom_of_language_packages_is_judged_by_osv(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        for f in ["pypa-advisory-osv", "golang-vulndb-osv", "rustsec-osv"] {
+            app.import_feed(&real(&format!("advisories/{f}.jsonl.gz")), &ImportOptions::default()).await.unwrap();
+        }
+        let bom = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.cdx.json");
+        let r = app.import_inventory_file(None, None, &bom).await.unwrap();
+        assert_eq!((r.asset.as_str(), r.format, r.os.as_deref()), ("shop-backend", "cyclonedx", None));
+        assert_eq!((r.packages, r.language_packages, r.skipped, r.osv_data), (18, 18, 1, true));
+
+        // The independent reference.
+        let out = std::process::Command::new(vantage_test_utils::python())
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osv_reference.py"))
+            .arg(test_data(""))
+            .arg(&bom)
+            .output()
+            .expect("VANTAGE_PYTHON with packaging and semver (pip install univers)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let want: BTreeSet<String> = String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect();
+        assert!(want.len() > 100, "{} reference findings", want.len());
+        let f = FindingFilter { asset: Some(vantage_domain::AssetId(r.asset_id)), limit: 1000, ..Default::default() };
+        let findings = app.store.list_findings(&f).await.unwrap().items;
+        let got: BTreeSet<String> = findings.iter().map(|f| format!("{} {}", f.evidence.component, f.vuln_id)).collect();
+        assert_eq!(got.difference(&want).collect::<Vec<_>>(), Vec::<&String>::new(), "false positives");
+        assert_eq!(want.difference(&got).collect::<Vec<_>>(), Vec::<&String>::new(), "missed");
+        assert_eq!(r.findings as usize, want.len());
+
+        // Chosen cases, by hand from the advisories: requests' Proxy-Authorization leak
+        // (GHSA-j8r2-6x86-q33q / PYSEC-2023-74) fixed in 2.31.0; tokio's named pipes
+        // (RUSTSEC-2023-0001) fixed in 1.18.4 on the 1.18 branch.
+        let requests = findings.iter().find(|f| f.vuln_id.as_str() == "CVE-2023-32681").unwrap();
+        let e = &requests.evidence;
+        assert_eq!((e.component.as_str(), e.installed_version.as_deref(), e.fixed_version.as_deref()), ("pypi/requests", Some("2.25.0"), Some("2.31.0")));
+        assert_eq!(e.confidence, vantage_domain::Confidence::Medium);
+        assert!(matches!(e.advisory.as_deref(), Some("GHSA-j8r2-6x86-q33q" | "PYSEC-2023-74")), "{:?}", e.advisory);
+                assert_eq!(e.rule, "PyPI: introduced 2.3.0 <= installed 2.25.0 < fixed 2.31.0 (ECOSYSTEM range)");
+        let tokio = findings.iter().find(|f| f.vuln_id.as_str() == "CVE-2023-22466").unwrap();
+        assert_eq!(tokio.evidence.fixed_version.as_deref(), Some("1.18.4"));
+        assert_eq!(tokio.evidence.advisory.as_deref(), Some("RUSTSEC-2023-0001"));
+
+        // An invalid Package URL: the error names the path and line; nothing is stored.
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.json");
+        let text = std::fs::read_to_string(&bom).unwrap().replace("pkg:pypi/pyyaml@5.3", "pkg:/pyyaml@5.3");
+        std::fs::write(&bad, text).unwrap();
+        let packages = app.store.count_packages(vantage_domain::AssetId(r.asset_id)).await.unwrap();
+        let e = app.import_inventory_file(None, None, &bad).await.unwrap_err();
+        assert!(matches!(e, AppError::Invalid(_)));
+        assert!(e.to_string().contains("line 11: components[2].purl: invalid Package URL \"pkg:/pyyaml@5.3\""), "{e}");
+        assert_eq!(app.store.count_packages(vantage_domain::AssetId(r.asset_id)).await.unwrap(), packages);
+        assert_eq!(open_cves(&app, r.asset_id).await.len(), want.len());
+
+        // Re-detection over the stored packages finds the same, writes nothing new.
+        let again = app.redetect().await.unwrap();
+        assert_eq!((again.assets, again.new, again.fixed), (1, 0, 0));
+    }
+
+    async fn an_alpine_image_sbom_is_judged_by_the_secdb(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        for f in ["v3.19-main", "v3.19-community"] {
+            app.import_feed(&real(&format!("distro/alpine-secdb/{f}.json.gz")), &ImportOptions::default()).await.unwrap();
+        }
+        // Syft-style: the origin in the `upstream` qualifier, the release in `distro`.
+        let components: Vec<serde_json::Value> = vuls_inventory("packages/vuls-integration/alpine_319.packages.json.gz")
+            .into_iter()
+            .map(|p| serde_json::json!({
+                "type": "library", "name": p.name, "version": p.version,
+                "purl": format!("pkg:apk/alpine/{}@{}?arch=x86_64&upstream={}&distro=3.19.1", p.name, p.version, p.source),
+            }))
+            .collect();
+        let bom = serde_json::json!({
+            "bomFormat": "CycloneDX", "specVersion": "1.6",
+            "metadata": {"component": {"type": "container", "name": "alpine:3.19.1"}},
+            "components": [{"type": "operating-system", "name": "alpine", "version": "3.19.1"}],
+        });
+        let mut bom = bom;
+        bom["components"].as_array_mut().unwrap().extend(components);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alpine.cdx.json");
+        std::fs::write(&file, serde_json::to_string_pretty(&bom).unwrap()).unwrap();
+        let r = app.import_inventory_file(None, None, &file).await.unwrap();
+        assert_eq!((r.asset.as_str(), r.os.as_deref(), r.distro_data), ("alpine:3.19.1", Some("alpine:3.19"), true));
+        let want: BTreeSet<String> = "CVE-2023-42363 CVE-2023-42364 CVE-2023-42365 CVE-2023-42366 \
+            CVE-2023-6129 CVE-2023-6237 CVE-2024-0727 CVE-2024-2511 CVE-2024-4603 CVE-2024-4741 \
+            CVE-2024-5535 CVE-2024-6119 CVE-2024-9143".split_whitespace().map(String::from).collect();
+        assert_eq!(open_cves(&app, r.asset_id).await, want);
+        let asset = app.store.asset(vantage_domain::AssetId(r.asset_id)).await.unwrap().unwrap();
+        assert_eq!(asset.kind, vantage_domain::AssetKind::ContainerImage);
     }
 }

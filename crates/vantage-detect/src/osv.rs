@@ -19,48 +19,6 @@ use crate::inventory::InstalledPackage;
 use crate::matcher::Detection;
 use crate::version;
 
-/// The OSV ecosystem name of a Vantage ecosystem (`PyPI`, `Go`, `crates.io` …), for those OSV
-/// advisories can judge.
-pub fn osv_ecosystem(e: Ecosystem) -> Option<&'static str> {
-    Some(match e {
-        Ecosystem::Npm => "npm",
-        Ecosystem::Pypi => "PyPI",
-        Ecosystem::Cargo => "crates.io",
-        Ecosystem::Maven => "Maven",
-        Ecosystem::Golang => "Go",
-        Ecosystem::Gem => "RubyGems",
-        Ecosystem::Nuget => "NuGet",
-        Ecosystem::Composer => "Packagist",
-        Ecosystem::Deb | Ecosystem::Rpm | Ecosystem::Apk | Ecosystem::Generic => return None,
-    })
-}
-
-/// The ecosystem an OSV ecosystem name stands for.
-pub fn ecosystem_of(osv: &str) -> Option<Ecosystem> {
-    Some(match osv {
-        "npm" => Ecosystem::Npm,
-        "PyPI" => Ecosystem::Pypi,
-        "crates.io" => Ecosystem::Cargo,
-        "Maven" => Ecosystem::Maven,
-        "Go" => Ecosystem::Golang,
-        "RubyGems" => Ecosystem::Gem,
-        "NuGet" => Ecosystem::Nuget,
-        "Packagist" => Ecosystem::Composer,
-        _ => return None,
-    })
-}
-
-/// A package name as the ecosystem compares names: PEP 503 for PyPI, case-insensitive for
-/// NuGet and Packagist, as written elsewhere (npm names are lower case; Go module paths and
-/// Maven coordinates are case-sensitive).
-pub fn package_key(e: Ecosystem, name: &str) -> String {
-    match e {
-        Ecosystem::Pypi => version::pep440::normalize_name(name),
-        Ecosystem::Nuget | Ecosystem::Composer => name.trim().to_ascii_lowercase(),
-        _ => name.trim().to_string(),
-    }
-}
-
 /// An OSV record as detection needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advisory {
@@ -187,6 +145,21 @@ pub fn affects(
 ) -> Option<Verdict> {
     let eco_cmp = |a: &str, b: &str| version::compare(ecosystem, a, b);
     for r in &affected.ranges {
+        // A range whose versions the scheme cannot read (a commit hash in an ECOSYSTEM range)
+        // cannot be judged, nor can an installed version it cannot read.
+        let scheme = match r.kind.as_str() {
+            "SEMVER" => Ecosystem::Npm,
+            _ => ecosystem,
+        };
+        let readable = |v: &str| version::parses(scheme, v);
+        if !readable(installed)
+            || r.events.iter().any(|e| {
+                let v = event_version(e);
+                v != "0" && v != "*" && !readable(v)
+            })
+        {
+            continue;
+        }
         let verdict = match r.kind.as_str() {
             "SEMVER" => in_range(installed, "SEMVER", &r.events, &version::semver::compare),
             "ECOSYSTEM" if eco_cmp("0", "0").is_some() => {
@@ -229,9 +202,9 @@ pub fn match_osv(packages: &[InstalledPackage], advisories: &[Advisory]) -> Vec<
     // (ecosystem, key) → installed packages of that name.
     let mut by_name: HashMap<(&str, String), Vec<&InstalledPackage>> = HashMap::new();
     for p in packages {
-        if let Some(eco) = osv_ecosystem(p.ecosystem) {
+        if let Some(eco) = p.ecosystem.osv_name() {
             by_name
-                .entry((eco, package_key(p.ecosystem, &p.name)))
+                .entry((eco, p.ecosystem.package_key(&p.name)))
                 .or_default()
                 .push(p);
         }
@@ -248,12 +221,12 @@ pub fn match_osv(packages: &[InstalledPackage], advisories: &[Advisory]) -> Vec<
             .unwrap_or(&adv.id)
             .clone();
         for aff in &adv.affected {
-            let Some(eco) = ecosystem_of(&aff.ecosystem) else {
+            let Some(eco) = Ecosystem::from_osv(&aff.ecosystem) else {
                 continue;
             };
             let Some(installed) = by_name.get(&(
-                osv_ecosystem(eco).unwrap_or_default(),
-                package_key(eco, &aff.name),
+                eco.osv_name().unwrap_or_default(),
+                eco.package_key(&aff.name),
             )) else {
                 continue;
             };

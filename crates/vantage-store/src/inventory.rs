@@ -1,6 +1,6 @@
 //! Installed packages of an asset, and the distribution data detection reads for them.
 
-use vantage_domain::{AssetId, DistroFix, Ecosystem};
+use vantage_domain::{AffectedPackage, AssetId, DistroFix, Ecosystem, VulnId};
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::Result;
@@ -52,6 +52,19 @@ impl TryFrom<FixRow> for DistroFix {
             advisory: r.advisory,
         })
     }
+}
+
+/// An OSV record about language packages, as detection reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsvAdvisory {
+    /// The record's id.
+    pub id: VulnId,
+    /// `withdrawn` when the advisory was withdrawn.
+    pub status: Option<String>,
+    /// Affected packages with their ranges.
+    pub affected: Vec<AffectedPackage>,
+    /// Its aliases (CVE ids among them).
+    pub aliases: Vec<VulnId>,
 }
 
 impl Store {
@@ -180,15 +193,15 @@ impl Store {
             .collect()
     }
 
-    /// Live assets that have stored packages and an operating system: (id, `distro:release`).
-    pub async fn inventoried_assets(&self) -> Result<Vec<(AssetId, String)>> {
-        let rows: Vec<(i64, String)> = with_pool!(self, |p| {
+    /// Live assets that have stored packages: (id, `distro:release` when known).
+    pub async fn inventoried_assets(&self) -> Result<Vec<(AssetId, Option<String>)>> {
+        let rows: Vec<(i64, Option<String>)> = with_pool!(self, |p| {
             sqlx::query_as(
-            "SELECT a.id, a.os FROM assets a WHERE a.os IS NOT NULL AND a.decommissioned_at IS NULL \
-             AND EXISTS (SELECT 1 FROM packages p WHERE p.asset_id = a.id) ORDER BY a.id"
-        )
-        .fetch_all(p)
-        .await?
+                "SELECT a.id, a.os FROM assets a WHERE a.decommissioned_at IS NULL \
+             AND EXISTS (SELECT 1 FROM packages p WHERE p.asset_id = a.id) ORDER BY a.id",
+            )
+            .fetch_all(p)
+            .await?
         });
         Ok(rows.into_iter().map(|(id, os)| (AssetId(id), os)).collect())
     }
@@ -234,6 +247,86 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The OSV records naming any of these packages, given as (OSV ecosystem, name key as
+    /// [`Ecosystem::package_key`] makes it).
+    pub async fn osv_advisories_for(
+        &self,
+        packages: &[(&str, String)],
+    ) -> Result<Vec<OsvAdvisory>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<OsvAdvisory> = Vec::new();
+        for chunk in packages.chunks(400) {
+            let pairs: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT DISTINCT r.vuln_id, r.status, r.affected FROM osv_packages p \
+                 JOIN vuln_records r ON r.vuln_id = p.vuln_id AND r.feed = p.feed \
+                 WHERE (p.ecosystem, p.name) IN ({})",
+                pairs.join(",")
+            );
+            let rows: Vec<(String, Option<String>, String)> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for (eco, name) in chunk {
+                    q = q.bind(*eco).bind(name);
+                }
+                q.fetch_all(p).await?
+            });
+            for (id, status, affected) in rows {
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                out.push(OsvAdvisory {
+                    id: parse(&id, "vuln_records vuln_id")?,
+                    status,
+                    affected: crate::knowledge::from_json(&affected, "vuln_records affected")?,
+                    aliases: Vec::new(),
+                });
+            }
+        }
+        let index: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str().to_string(), i))
+            .collect();
+        let ids: Vec<String> = index.keys().cloned().collect();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT vuln_id, alias FROM vuln_aliases WHERE vuln_id IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let rows: Vec<(String, String)> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await?
+            });
+            for (id, alias) in rows {
+                if let Some(&i) = index.get(&id)
+                    && let Ok(a) = alias.parse::<VulnId>()
+                    && !out[i].aliases.contains(&a)
+                {
+                    out[i].aliases.push(a);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any OSV advisory about a language ecosystem is stored.
+    pub async fn has_osv_data(&self) -> Result<bool> {
+        let n: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM osv_packages LIMIT 1) t")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n > 0)
     }
 
     /// Whether any distribution data is stored for a distribution release (so an empty result

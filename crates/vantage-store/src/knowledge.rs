@@ -169,7 +169,12 @@ impl ImportTx {
     async fn replace_vulns(&mut self, feed: FeedKind, recs: &[&VulnRecord]) -> Result<()> {
         let now = ts(self.now);
         let ids = placeholders(recs.len(), 2);
-        for table in ["vuln_aliases", "cvss_vectors", "ssvc_decisions"] {
+        for table in [
+            "vuln_aliases",
+            "cvss_vectors",
+            "ssvc_decisions",
+            "osv_packages",
+        ] {
             let sql = format!("DELETE FROM {table} WHERE feed = $1 AND vuln_id IN ({ids})");
             with_tx!(self, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(feed.as_str());
@@ -267,6 +272,32 @@ impl ImportTx {
                     b.push_bind(r.id.as_str().to_string())
                         .push_bind(feed.as_str())
                         .push_bind(a.as_str().to_string());
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(c).await?;
+            });
+        }
+        // The language packages each record names, for detection's lookup.
+        let mut named: Vec<(&VulnRecord, &'static str, String)> = recs
+            .iter()
+            .flat_map(|r| {
+                r.affected.iter().filter_map(move |a| {
+                    let eco = vantage_domain::Ecosystem::from_osv(&a.ecosystem)?;
+                    Some((*r, eco.osv_name()?, eco.package_key(&a.name)))
+                })
+            })
+            .collect();
+        named.sort_by(|a, b| (a.0.id.as_str(), a.1, &a.2).cmp(&(b.0.id.as_str(), b.1, &b.2)));
+        named.dedup_by(|a, b| a.0.id == b.0.id && a.1 == b.1 && a.2 == b.2);
+        for chunk in named.chunks(BATCH) {
+            with_tx!(self, |c| {
+                let mut qb =
+                    QueryBuilder::new("INSERT INTO osv_packages (ecosystem, name, vuln_id, feed) ");
+                qb.push_values(chunk, |mut b, (r, eco, name)| {
+                    b.push_bind(*eco)
+                        .push_bind(name.clone())
+                        .push_bind(r.id.as_str().to_string())
+                        .push_bind(feed.as_str());
                 });
                 qb.push(" ON CONFLICT DO NOTHING");
                 qb.build().execute(c).await?;
@@ -605,7 +636,7 @@ struct KevRow {
     notes: Option<String>,
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::corrupt(what, e))
 }
 

@@ -27,7 +27,7 @@ mod users;
 pub use backend::{Backend, ConnectOptions, Store};
 pub use error::{Result, StoreError, redact_url};
 pub use findings::BULK_BATCH_ROWS;
-pub use inventory::NewPackage;
+pub use inventory::{NewPackage, OsvAdvisory};
 pub use jobs::FinishedJob;
 pub use knowledge::{ImportLog, ImportTx};
 pub use migrate::LATEST as LATEST_MIGRATION;

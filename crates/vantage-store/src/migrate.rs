@@ -24,14 +24,14 @@ macro_rules! migrations {
 /// The SQLite migrations.
 pub(crate) fn sqlite() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence"),
+        migrations!("sqlite": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages"),
     )
 }
 
 /// The PostgreSQL migrations.
 pub(crate) fn postgres() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence"),
+        migrations!("postgres": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages"),
     )
 }
 

@@ -291,3 +291,10 @@ pub fn vuls_inventory(rel: &str) -> Vec<VulsPackage> {
         })
         .collect()
 }
+
+/// The Python interpreter of reference scripts: `$VANTAGE_PYTHON`, default the virtual
+/// environment `.ci/run` creates (with univers, packaging, python-semver, cvss).
+pub fn python() -> String {
+    std::env::var("VANTAGE_PYTHON")
+        .unwrap_or_else(|_| "/var/tmp/vantage-ci-venv/bin/python3".into())
+}

@@ -75,6 +75,9 @@ pub enum Command {
     /// vulnerabilities with the distribution's own security data.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Scan an artefact: an SBOM now (network targets and images come with discovery).
+    #[command(subcommand)]
+    Scan(ScanCommand),
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
@@ -280,40 +283,31 @@ pub struct CvssArgs {
 #[derive(Debug, Subcommand)]
 pub enum InventoryCommand {
     /// Import an inventory file for an asset: an Alpine installed database
-    /// (/lib/apk/db/installed), a dpkg status file (/var/lib/dpkg/status) or an rpm list
-    /// (`rpm -qa`, or `rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n'`);
-    /// the format is recognised from the content.
+    /// (/lib/apk/db/installed), a dpkg status file (/var/lib/dpkg/status) or `dpkg-query -W`
+    /// output, an rpm list (`rpm -qa`, or
+    /// `rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n'`), or a
+    /// CycloneDX / SPDX JSON SBOM; the format is recognised from the content.
     ///
-    /// The asset is created or updated by name; its packages are replaced; each source package
-    /// is judged by the distribution's security data for the release (Alpine secdb, Debian
-    /// security tracker and DSA/DLA lists, Ubuntu/Red Hat/Rocky OVAL): installed < fixed → a
-    /// finding with its evidence;
-    /// open issues are reported with the tracker's status. Findings of an earlier import that
-    /// are gone are marked fixed. Then everything is prioritized. A file that does not parse
-    /// changes nothing.
+    /// The asset is created or updated by name; its packages are replaced. Distribution
+    /// packages are judged by source package with the distribution's security data for the
+    /// release (Alpine secdb, Debian security tracker and DSA/DLA lists, Ubuntu/Red Hat/Rocky
+    /// OVAL): installed < fixed → a finding with its evidence; open issues are reported with the
+    /// tracker's status. Language packages (npm, PyPI, crates.io, Maven, Go) are judged by the
+    /// OSV advisories imported (confidence medium). Findings of an earlier import that are gone
+    /// are marked fixed. Then everything is prioritized. A file that does not parse changes
+    /// nothing.
     #[command(after_help = "Examples:\n  \
         vantage feeds import ../shared/data/distro/alpine-secdb\n  \
         vantage inventory import --asset web-01 --os alpine:3.19 installed\n  \
-        vantage inventory import --asset db-02 --os debian:12 /var/lib/dpkg/status --fail-on p1\n\n\
+        vantage inventory import --asset db-02 --os debian:12 /var/lib/dpkg/status --fail-on p1\n  \
+        vantage inventory import --asset shop bom.cdx.json\n\n\
 Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
     Import {
         /// Asset name (created if new).
         #[arg(long)]
         asset: String,
-        /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04,
-        /// rhel:9, rocky:9.
-        #[arg(long)]
-        os: Option<String>,
-        /// The inventory file.
-        file: std::path::PathBuf,
-        /// Exit with code 3 when an open finding of the asset has this priority or a higher
-        /// one (p1 … p4), for CI gates.
-        #[arg(long, value_name = "PRIORITY")]
-        fail_on: Option<String>,
-        /// table (a summary and the P1/P2 findings), json (the whole report) or csv (the P1/P2
-        /// findings).
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[command(flatten)]
+        common: ImportArgs,
     },
     /// Judge every stored inventory again with the current distribution data (new advisories
     /// become findings without re-scanning hosts), then prioritize. `feeds import`, `feeds
@@ -322,6 +316,46 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
         /// table or json.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+/// What every inventory import takes besides the asset.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04,
+    /// rhel:9, rocky:9. Needed for distribution packages unless the file names it (SBOMs).
+    #[arg(long)]
+    pub os: Option<String>,
+    /// The inventory file.
+    pub file: std::path::PathBuf,
+    /// Exit with code 3 when an open finding of the asset has this priority or a higher
+    /// one (p1 … p4), for CI gates.
+    #[arg(long, value_name = "PRIORITY")]
+    pub fail_on: Option<String>,
+    /// table (a summary and the P1/P2 findings), json (the whole report) or csv (the P1/P2
+    /// findings).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// Judge a CycloneDX or SPDX JSON SBOM: its components become the packages of an asset
+    /// (named by the SBOM's subject unless --asset is given; a container image when the SBOM
+    /// says so), judged like `inventory import` — distribution packages by the distribution's
+    /// data, language packages by OSV advisories — and prioritized.
+    #[command(after_help = "Examples:\n  \
+        vantage feeds import ../shared/data/advisories\n  \
+        vantage scan sbom bom.cdx.json --fail-on p2\n  \
+        syft registry.example/shop:1.4 -o cyclonedx-json | tee bom.json && vantage scan sbom bom.json\n\n\
+Exit codes: 0, 1 failure, 2 bad input (an invalid Package URL names its JSON path and line), \
+3 a finding at or above --fail-on.")]
+    Sbom {
+        /// Asset name (default: the SBOM's subject, else the file name).
+        #[arg(long)]
+        asset: Option<String>,
+        #[command(flatten)]
+        common: ImportArgs,
     },
 }
 

@@ -81,9 +81,18 @@ impl OsRelease {
     }
 }
 
-/// Alpine security data is per branch (`3.19`); `VERSION_ID` is the point release (`3.19.1`).
+/// Alpine security data is per branch (`3.19`) while `VERSION_ID` is the point release
+/// (`3.19.1`); Debian and the Red Hat family publish per major release (`12`, `9`) while
+/// SBOMs often name the point release (`12.5`, `9.2`).
 fn normalize_release(id: &str, version: &str) -> String {
     let version = version.trim_start_matches('v');
+    if matches!(
+        id,
+        "debian" | "rhel" | "rocky" | "almalinux" | "alma" | "centos" | "ol"
+    ) && let Some((major, _)) = version.split_once('.')
+    {
+        return major.to_string();
+    }
     if id == "alpine" {
         let parts: Vec<&str> = version.split('.').collect();
         if parts.len() > 2 {
@@ -104,6 +113,8 @@ pub struct Inventory {
     pub os: Option<OsRelease>,
     /// What the file describes (an SBOM's subject), if it says.
     pub subject: Option<String>,
+    /// Whether that subject is a container image.
+    pub container: bool,
     /// Entries skipped: SBOM components without a Package URL or of a type not judged.
     pub skipped: usize,
 }
@@ -145,6 +156,7 @@ impl Inventory {
             packages,
             os: None,
             subject: None,
+            container: false,
             skipped: 0,
         }
     }
@@ -159,6 +171,7 @@ pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
                 packages: s.packages,
                 os: s.os,
                 subject: s.subject,
+                container: s.container,
                 skipped: s.skipped,
             }),
             None => Err(InventoryError {

@@ -22,6 +22,8 @@ pub struct Sbom {
     pub format: &'static str,
     /// The SBOM's subject (CycloneDX `metadata.component`, SPDX `name`), when it says.
     pub subject: Option<String>,
+    /// Whether the subject is a container image (CycloneDX `metadata.component.type`).
+    pub container: bool,
     /// The operating system it names.
     pub os: Option<OsRelease>,
     /// Packages with a usable Package URL.
@@ -63,16 +65,7 @@ fn os_of_distro_qualifier(q: &str) -> Option<OsRelease> {
     if !version.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let mut os = OsRelease::parse(&format!("{id}:{version}")).ok()?;
-    // Red Hat data is per major release.
-    if matches!(
-        os.id.as_str(),
-        "rhel" | "rocky" | "almalinux" | "alma" | "centos"
-    ) && let Some((major, _)) = os.version.split_once('.')
-    {
-        os.version = major.to_string();
-    }
-    Some(os)
+    OsRelease::parse(&format!("{id}:{version}")).ok()
 }
 
 /// A CycloneDX component's `properties` value by name.
@@ -237,6 +230,10 @@ pub fn parse(text: &str) -> Result<Option<Sbom>, InventoryError> {
                 .pointer("/metadata/component/name")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            container: doc
+                .pointer("/metadata/component/type")
+                .and_then(Value::as_str)
+                == Some("container"),
             os: None,
             packages: Vec::new(),
             skipped: 0,
@@ -262,6 +259,7 @@ pub fn parse(text: &str) -> Result<Option<Sbom>, InventoryError> {
         let mut sbom = Sbom {
             format: "spdx",
             subject: doc.get("name").and_then(Value::as_str).map(str::to_string),
+            container: false,
             os: None,
             packages: Vec::new(),
             skipped: 0,
@@ -344,7 +342,8 @@ mod tests {
         let s = parse(text).unwrap().unwrap();
         assert_eq!(s.format, "cyclonedx");
         assert_eq!(s.subject.as_deref(), Some("shop:1.4"));
-        assert_eq!(s.os.as_ref().unwrap().label(), "debian:12.5");
+        assert!(s.container);
+        assert_eq!(s.os.as_ref().unwrap().label(), "debian:12");
         let got: Vec<(Ecosystem, &str, &str, &str, &str)> = s
             .packages
             .iter()

@@ -28,6 +28,16 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
     }
 }
 
+/// Whether a version is valid in an ecosystem's scheme (schemes that order any string, such as
+/// dpkg's and Maven's, accept everything).
+pub fn parses(ecosystem: Ecosystem, v: &str) -> bool {
+    match ecosystem {
+        Ecosystem::Npm | Ecosystem::Cargo | Ecosystem::Golang => semver::parse(v).is_some(),
+        Ecosystem::Pypi => pep440::parse(v).is_some(),
+        _ => !v.trim().is_empty(),
+    }
+}
+
 /// A total order for strings that no scheme parses: runs of digits compare as numbers, other
 /// runs as text.
 pub fn natural(a: &str, b: &str) -> Ordering {

@@ -206,24 +206,6 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// PEP 503 name normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,12 +248,5 @@ mod tests {
         assert!(parse("1.0-foo").is_none());
         assert!(parse("not a version").is_none());
         assert_eq!(compare("not a version", "99"), Greater);
-    }
-
-    #[test]
-    fn names_normalise() {
-        assert_eq!(normalize_name("Typing_Extensions"), "typing-extensions");
-        assert_eq!(normalize_name("zope.interface"), "zope-interface");
-        assert_eq!(normalize_name("a--_b"), "a-b");
     }
 }

@@ -1,4 +1,4 @@
-//! `vantage inventory import`.
+//! `vantage inventory import|redetect` and `vantage scan sbom`.
 
 use std::io::Write;
 
@@ -6,7 +6,7 @@ use vantage_app::{AppError, Config};
 use vantage_domain::{Finding, Priority};
 
 use super::GateFailed;
-use crate::cli::{Format, InventoryCommand};
+use crate::cli::{Format, ImportArgs, InventoryCommand, ScanCommand};
 use crate::output::{Printer, Row, opt};
 
 /// A P1/P2 finding in the import summary.
@@ -45,14 +45,8 @@ impl Row for Urgent {
 
 /// `vantage inventory …`.
 pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
-    let (asset, os, file, fail_on, format) = match c {
-        InventoryCommand::Import {
-            asset,
-            os,
-            file,
-            fail_on,
-            format,
-        } => (asset, os, file, fail_on, format),
+    match c {
+        InventoryCommand::Import { asset, common } => import(config, Some(asset), common).await,
         InventoryCommand::Redetect { format } => {
             let app = super::open(config).await?;
             let r = app.run_redetect_job("cli").await?;
@@ -73,9 +67,26 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
                     r.seconds
                 )?;
             }
-            return Ok(());
+            Ok(())
         }
-    };
+    }
+}
+
+/// `vantage scan …`.
+pub async fn scan(config: Config, c: ScanCommand) -> anyhow::Result<()> {
+    match c {
+        ScanCommand::Sbom { asset, common } => import(config, asset, common).await,
+    }
+}
+
+/// Imports one inventory file, prints the report, applies the `--fail-on` gate.
+async fn import(config: Config, asset: Option<String>, args: ImportArgs) -> anyhow::Result<()> {
+    let ImportArgs {
+        os,
+        file,
+        fail_on,
+        format,
+    } = args;
     let fail_on = fail_on
         .map(|p| {
             p.parse::<Priority>()
@@ -83,14 +94,26 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
         })
         .transpose()?;
     let app = super::open(config).await?;
-    let r = app.import_inventory(&asset, os.as_deref(), &file).await?;
+    let r = app
+        .import_inventory_file(asset.as_deref(), os.as_deref(), &file)
+        .await?;
     app.store.close().await;
+    let mut err = std::io::stderr();
     if !r.distro_data {
         let _ = writeln!(
-            std::io::stderr(),
-            "warning: no distribution security data is stored for {}: nothing could be judged. \
-             Import it first (vantage feeds import …, or vantage feeds sync alpine|debian).",
-            r.os
+            err,
+            "warning: no distribution security data is stored for {}: its distribution packages \
+             could not be judged. Import it first (vantage feeds import …, or vantage feeds sync \
+             alpine|debian).",
+            r.os.as_deref().unwrap_or("this release")
+        );
+    }
+    if !r.osv_data {
+        let _ = writeln!(
+            err,
+            "warning: no OSV advisories are stored: the {} language packages could not be judged. \
+             Import them first (vantage feeds import …/advisories).",
+            r.language_packages
         );
     }
     let mut out = std::io::stdout().lock();
@@ -101,14 +124,27 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
         }
         Format::Table => {
             let [p1, p2, p3, p4, none] = r.by_priority;
+            let mut judged = Vec::new();
+            if r.source_packages > 0 {
+                judged.push(format!("{} source packages", r.source_packages));
+            }
+            if r.language_packages > 0 {
+                judged.push(format!(
+                    "{} language packages, {} advisories",
+                    r.language_packages, r.advisories
+                ));
+            }
+            if r.skipped > 0 {
+                judged.push(format!("{} components skipped", r.skipped));
+            }
             writeln!(
                 out,
-                "{} ({}, {}): {} packages ({} source packages), {} open findings — P1 {p1}, P2 {p2}, P3 {p3}, P4 {p4}{}; {} fixed since the last import",
+                "{} ({}, {}): {} packages ({}), {} open findings — P1 {p1}, P2 {p2}, P3 {p3}, P4 {p4}{}; {} fixed since the last import",
                 r.asset,
-                r.os,
+                r.os.as_deref().unwrap_or("no OS"),
                 r.format,
                 r.packages,
-                r.source_packages,
+                judged.join("; "),
                 r.findings,
                 if none > 0 {
                     format!(", not prioritized {none}")
