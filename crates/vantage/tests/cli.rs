@@ -1015,3 +1015,66 @@ fn feeds_sync_downloads_then_asks_only_for_changes() {
     let _ = http.kill();
     let _ = http.wait();
 }
+
+#[test]
+fn scan_sbom_judges_language_packages_and_names_bad_purls() {
+    let data = std::env::var("VANTAGE_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let rustsec = data.join("advisories/rustsec-osv.jsonl.gz");
+    let o = run(&["--data-dir", d, "feeds", "import", rustsec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let bom = dir.path().join("bom.json");
+    std::fs::write(
+        &bom,
+        r#"{"bomFormat": "CycloneDX", "specVersion": "1.5",
+  "metadata": {"component": {"type": "application", "name": "edge-proxy"}},
+  "components": [{"type": "library", "name": "tokio", "purl": "pkg:cargo/tokio@1.18.0"}]}"#,
+    )
+    .unwrap();
+    let file = bom.to_str().unwrap();
+    let o = run(&["--data-dir", d, "scan", "sbom", file]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("edge-proxy (no OS, cyclonedx): 1 packages (1 language packages, "),
+        "{out}"
+    );
+    let o = run(&[
+        "--data-dir",
+        d,
+        "findings",
+        "list",
+        "--asset",
+        "edge-proxy",
+        "--format",
+        "json",
+    ]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tokio = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["vuln_id"] == "CVE-2023-22466")
+        .expect("tokio's named-pipe advisory");
+    assert_eq!(tokio["evidence"]["confidence"], "medium");
+    assert_eq!(tokio["evidence"]["advisory"], "RUSTSEC-2023-0001");
+    assert_eq!(tokio["evidence"]["fixed_version"], "1.18.4");
+
+    // The gate, and a bad Package URL (exit 2, its JSON path and line).
+    let o = run(&["--data-dir", d, "scan", "sbom", file, "--fail-on", "p4"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    std::fs::write(
+        &bom,
+        "{\"bomFormat\": \"CycloneDX\",\n \"components\": [\n  {\"purl\": \"cargo/tokio@1.18.0\"}]}",
+    )
+    .unwrap();
+    let o = run(&["--data-dir", d, "scan", "sbom", file, "--asset", "edge-proxy"]);
+    assert_error(
+        &o,
+        2,
+        "line 3: components[0].purl: invalid Package URL \"cargo/tokio@1.18.0\"",
+    );
+}
