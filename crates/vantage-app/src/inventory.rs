@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use vantage_detect::cpe::{Cpe, CpeAdvisory, covered_by_package, match_cpe};
 use vantage_detect::inventory::{self, InstalledPackage, OsRelease};
 use vantage_detect::matcher::{Detection, distro_of, match_distro};
 use vantage_detect::osv::{Advisory, match_osv};
@@ -151,6 +152,55 @@ impl App {
                 affected: a.affected,
             })
             .collect())
+    }
+
+    /// Judges products seen on the network — (component such as `tcp/22`, its CPE) — by NVD's
+    /// CPE configurations (confidence low). A product that an installed distribution package
+    /// of the asset provides is left to the distribution's data and not judged here; those are
+    /// returned as the second list. Discovery stores the result as service findings.
+    pub async fn detect_network_products(
+        &self,
+        asset: Option<AssetId>,
+        products: &[(String, Cpe)],
+    ) -> Result<(Vec<Detection>, Vec<String>), AppError> {
+        let packages: Vec<InstalledPackage> = match asset {
+            Some(a) => self
+                .store
+                .packages_of(a)
+                .await?
+                .iter()
+                .map(installed)
+                .collect(),
+            None => Vec::new(),
+        };
+        type Seen<'a> = Vec<&'a (String, Cpe)>;
+        let (covered, judged): (Seen, Seen) = products
+            .iter()
+            .partition(|(_, cpe)| covered_by_package(cpe, &packages));
+        let mut keys: Vec<(String, String)> = judged
+            .iter()
+            .map(|(_, c)| (c.vendor.clone(), c.product.clone()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let advisories: Vec<CpeAdvisory> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .cpe_advisories_for(&keys)
+                .await?
+                .into_iter()
+                .map(|(vuln_id, matches)| CpeAdvisory { vuln_id, matches })
+                .collect()
+        };
+        let detections = judged
+            .iter()
+            .flat_map(|(component, cpe)| match_cpe(component, cpe, &advisories))
+            .collect();
+        Ok((
+            detections,
+            covered.into_iter().map(|(c, _)| c.clone()).collect(),
+        ))
     }
 
     /// Writes an asset's detections and marks fixed its package findings that are no longer

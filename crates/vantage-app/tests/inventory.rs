@@ -274,4 +274,66 @@ both_backends! {
         let asset = app.store.asset(vantage_domain::AssetId(r.asset_id)).await.unwrap().unwrap();
         assert_eq!(asset.kind, vantage_domain::AssetKind::ContainerImage);
     }
+
+    async fn network_products_are_judged_by_nvd_cpe_ranges_unless_a_package_provides_them(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        // The NVD records about the three products, from the real NVD file.
+        let dir = tempfile::tempdir().unwrap();
+        let subset = dir.path().join("nvd.jsonl");
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(real("nvd/nvd-cve-api2.0-records.jsonl.gz")).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| [":openbsd:openssh:", ":apache:http_server:", ":nginx:nginx:"].iter().any(|n| l.contains(n)))
+            .collect();
+        assert!(lines.len() > 250, "{} records", lines.len());
+        std::fs::write(&subset, lines.join("\n")).unwrap();
+        app.import_feed(&subset, &ImportOptions::default()).await.unwrap();
+
+        use vantage_detect::cpe::Cpe;
+        let seen = [
+            ("tcp/22", "cpe:/a:openbsd:openssh:8.9p1", "openbsd openssh 8.9p1"),
+            ("tcp/443", "cpe:/a:apache:http_server:2.4.49", "apache http_server 2.4.49"),
+            ("tcp/80", "cpe:/a:nginx:nginx:1.18.0", "nginx nginx 1.18.0"),
+        ];
+        let products: Vec<(String, Cpe)> = seen.iter().map(|(c, cpe, _)| (c.to_string(), Cpe::parse(cpe).unwrap())).collect();
+        let (found, covered) = app.detect_network_products(None, &products).await.unwrap();
+        assert!(covered.is_empty());
+        let got: BTreeSet<String> = found.iter().map(|d| format!("{} {}", d.evidence.component, d.vuln_id)).collect();
+        // The independent reference, product by product.
+        let mut want = BTreeSet::new();
+        for (component, _, args) in seen {
+            let out = std::process::Command::new(vantage_test_utils::python())
+                .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cpe_reference.py"))
+                .arg(test_data(""))
+                .args(args.split(' '))
+                .output()
+                .expect("VANTAGE_PYTHON");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            want.extend(String::from_utf8(out.stdout).unwrap().lines().map(|cve| format!("{component} {cve}")));
+        }
+        assert!(want.len() > 60, "{} reference findings", want.len());
+        assert_eq!(got, want);
+        // regreSSHion's neighbour CVE-2023-38408 (ssh-agent): every version before 9.3.
+        let agent = found.iter().find(|d| d.vuln_id.as_str() == "CVE-2023-38408").unwrap();
+        assert_eq!(agent.evidence.confidence, vantage_domain::Confidence::Low);
+        assert_eq!(agent.evidence.source, "nvd-cpe");
+        assert_eq!(agent.evidence.rule, "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:* < 9.3 matches 8.9p1");
+        assert!(!got.contains("tcp/22 CVE-2021-36368"), "8.9p1 is not before 8.9");
+
+        // On a host whose openssh comes from Ubuntu, Ubuntu's data judges it: NVD ranges do not.
+        let status = dir.path().join("status");
+        std::fs::write(&status, "Package: openssh-server\nStatus: install ok installed\nVersion: 1:8.9p1-3ubuntu0.10\nSource: openssh\n").unwrap();
+        let r = app.import_inventory("jammy", Some("ubuntu:22.04"), &status).await.unwrap();
+        let (found, covered) = app
+            .detect_network_products(Some(vantage_domain::AssetId(r.asset_id)), &products[..1])
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(covered, ["tcp/22"]);
+    }
 }

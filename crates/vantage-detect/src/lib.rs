@@ -3,6 +3,7 @@
 //! explain every finding.
 #![forbid(unsafe_code)]
 
+pub mod cpe;
 pub mod inventory;
 pub mod matcher;
 pub mod osv;

@@ -76,6 +76,33 @@ pub struct CpeMatch {
     pub version_end_excluding: Option<String>,
 }
 
+impl CpeMatch {
+    /// The (vendor, product) of the criterion, lower case.
+    pub fn vendor_product(&self) -> Option<(String, String)> {
+        let f = cpe23_fields(&self.criteria)?;
+        Some((f[1].clone(), f[2].clone()))
+    }
+}
+
+/// The eleven fields after `cpe:2.3:` of a CPE 2.3 formatted string (part, vendor, product,
+/// version, update …), lower case, backslash escapes resolved; `None` when it is not one.
+pub fn cpe23_fields(s: &str) -> Option<Vec<String>> {
+    let rest = s.trim().to_ascii_lowercase();
+    let rest = rest.strip_prefix("cpe:2.3:")?;
+    let mut out = Vec::with_capacity(11);
+    let mut cur = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.extend(chars.next()),
+            ':' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    (out.len() == 11 && !out[1].is_empty() && !out[2].is_empty()).then_some(out)
+}
+
 /// One event of an OSV version range, in OSV's own shape (`{"introduced": "1.0"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -43,6 +43,7 @@ pub use job::{Job, JobKind, JobStatus};
 pub use knowledge::{
     AffectedPackage, CpeMatch, DistroFix, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
     SsvcDecision, VersionRange, VulnFilter, VulnRecord, VulnSummary, VulnerabilityView,
+    cpe23_fields,
 };
 pub use package::{Ecosystem, Package};
 pub use priority::{Prioritization, PriorityChange, PriorityModel, PriorityResult, SsvcOutcome};

@@ -1,6 +1,6 @@
 //! Installed packages of an asset, and the distribution data detection reads for them.
 
-use vantage_domain::{AffectedPackage, AssetId, DistroFix, Ecosystem, VulnId};
+use vantage_domain::{AffectedPackage, AssetId, CpeMatch, DistroFix, Ecosystem, VulnId};
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::Result;
@@ -317,6 +317,47 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The NVD CPE configurations of the records naming any of these (vendor, product) pairs,
+    /// one entry per vulnerability (criteria of several feeds merged).
+    pub async fn cpe_advisories_for(
+        &self,
+        products: &[(String, String)],
+    ) -> Result<Vec<(VulnId, Vec<CpeMatch>)>> {
+        let mut merged: std::collections::BTreeMap<String, Vec<CpeMatch>> = Default::default();
+        for chunk in products.chunks(400) {
+            let pairs: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT DISTINCT r.vuln_id, r.feed, r.cpe_matches FROM cpe_products p \
+                 JOIN vuln_records r ON r.vuln_id = p.vuln_id AND r.feed = p.feed \
+                 WHERE (p.vendor, p.product) IN ({})",
+                pairs.join(",")
+            );
+            let rows: Vec<(String, String, String)> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for (vendor, product) in chunk {
+                    q = q.bind(vendor).bind(product);
+                }
+                q.fetch_all(p).await?
+            });
+            for (id, _feed, matches) in rows {
+                let matches: Vec<CpeMatch> =
+                    crate::knowledge::from_json(&matches, "vuln_records cpe_matches")?;
+                let entry = merged.entry(id).or_default();
+                for m in matches {
+                    if !entry.contains(&m) {
+                        entry.push(m);
+                    }
+                }
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(id, m)| Ok((parse(&id, "vuln_records vuln_id")?, m)))
+            .collect()
     }
 
     /// Whether any OSV advisory about a language ecosystem is stored.

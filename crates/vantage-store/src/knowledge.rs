@@ -303,6 +303,32 @@ impl ImportTx {
                 qb.build().execute(c).await?;
             });
         }
+        // The products each record's vulnerable CPE criteria name, for detection's lookup.
+        let mut products: Vec<(&VulnRecord, String, String)> = recs
+            .iter()
+            .flat_map(|r| {
+                r.cpe_matches
+                    .iter()
+                    .filter(|m| m.vulnerable)
+                    .filter_map(move |m| m.vendor_product().map(|(v, p)| (*r, v, p)))
+            })
+            .collect();
+        products.sort_by(|a, b| (a.0.id.as_str(), &a.1, &a.2).cmp(&(b.0.id.as_str(), &b.1, &b.2)));
+        products.dedup_by(|a, b| a.0.id == b.0.id && a.1 == b.1 && a.2 == b.2);
+        for chunk in products.chunks(BATCH) {
+            with_tx!(self, |c| {
+                let mut qb =
+                    QueryBuilder::new("INSERT INTO cpe_products (vendor, product, vuln_id, feed) ");
+                qb.push_values(chunk, |mut b, (r, vendor, product)| {
+                    b.push_bind(vendor.clone())
+                        .push_bind(product.clone())
+                        .push_bind(r.id.as_str().to_string())
+                        .push_bind(feed.as_str());
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(c).await?;
+            });
+        }
         let ssvc: Vec<(&VulnRecord, &SsvcDecision)> = recs
             .iter()
             .filter_map(|r| r.ssvc.as_ref().map(|s| (*r, s)))

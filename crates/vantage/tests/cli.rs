@@ -1024,7 +1024,13 @@ fn scan_sbom_judges_language_packages_and_names_bad_purls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let rustsec = data.join("advisories/rustsec-osv.jsonl.gz");
-    let o = run(&["--data-dir", d, "feeds", "import", rustsec.to_str().unwrap()]);
+    let o = run(&[
+        "--data-dir",
+        d,
+        "feeds",
+        "import",
+        rustsec.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let bom = dir.path().join("bom.json");
     std::fs::write(
@@ -1071,7 +1077,15 @@ fn scan_sbom_judges_language_packages_and_names_bad_purls() {
         "{\"bomFormat\": \"CycloneDX\",\n \"components\": [\n  {\"purl\": \"cargo/tokio@1.18.0\"}]}",
     )
     .unwrap();
-    let o = run(&["--data-dir", d, "scan", "sbom", file, "--asset", "edge-proxy"]);
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scan",
+        "sbom",
+        file,
+        "--asset",
+        "edge-proxy",
+    ]);
     assert_error(
         &o,
         2,
