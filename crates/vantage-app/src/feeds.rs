@@ -215,8 +215,10 @@ impl App {
                 .await?;
                 report.data_date = Some(file.collection.clone());
                 report.counts.records = file.fixes.len() as u64;
-                tx.clear_distro_collection(feed, &file.collection).await?;
-                report.counts.new = tx.distro_fixes(feed, &file.fixes).await?;
+                let (written, _queued) = tx
+                    .replace_distro_collection(feed, &file.collection, &file.fixes)
+                    .await?;
+                report.counts.new = written;
                 report.counts.unchanged = report.counts.records - report.counts.new;
             }
             FeedKind::ExploitDbCsv => {

@@ -2,6 +2,7 @@
 //! packages and its findings — distribution packages judged by the distribution's own security
 //! data, language packages by OSV advisories — then prioritized.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -64,7 +65,8 @@ pub struct InventoryReport {
 pub struct RedetectReport {
     /// Assets judged again.
     pub assets: u64,
-    /// Open package findings after the run.
+    /// Package findings detected among what was judged (every package of every host for a full
+    /// re-detection; the changed packages for an incremental one).
     pub findings: u64,
     /// Findings this run created (new advisories on stored inventories).
     pub new: u64,
@@ -89,6 +91,10 @@ fn installed(p: &NewPackage) -> InstalledPackage {
             .unwrap_or_else(|| p.version.clone()),
     }
 }
+
+/// Hosts judged per batch by a full re-detection: their packages and open findings are read
+/// in one query each.
+const REDETECT_BATCH: usize = 50;
 
 /// Distribution packages (judged by the distribution's data) and language packages (judged by
 /// OSV advisories).
@@ -252,48 +258,132 @@ impl App {
         Ok((findings.len() as u64, to_write.len() as u64, fixed))
     }
 
-    /// Judges every stored inventory again with the current distribution data — after a feed
-    /// import, a new advisory becomes findings on existing hosts without re-scanning them (and
-    /// a withdrawn one is closed) — then prioritizes.
+    /// Writes many assets' detections at once. Each asset's judgement may cover only some
+    /// components (`Some`: the packages a knowledge change named): its open findings outside
+    /// them are left alone. Only findings not already open are written; open ones no longer
+    /// detected are marked fixed. Returns (detected, written, fixed).
+    async fn judge_batch(
+        &self,
+        judged: Vec<(AssetId, Vec<Detection>, Option<HashSet<String>>)>,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64, u64), AppError> {
+        if judged.is_empty() {
+            return Ok((0, 0, 0));
+        }
+        let assets: Vec<AssetId> = judged.iter().map(|(a, _, _)| *a).collect();
+        let restricted: Option<Vec<String>> = judged
+            .iter()
+            .map(|(_, _, c)| c.as_ref())
+            .collect::<Option<Vec<_>>>()
+            .map(|sets| {
+                let mut all: Vec<String> = sets.into_iter().flatten().cloned().collect();
+                all.sort();
+                all.dedup();
+                all
+            });
+        let open = self
+            .store
+            .open_package_findings_of(&assets, restricted.as_deref())
+            .await?;
+        let mut open_by_asset: HashMap<AssetId, Vec<(vantage_domain::FindingId, String, String)>> =
+            HashMap::new();
+        for (asset, id, v, c) in open {
+            open_by_asset.entry(asset).or_default().push((id, v, c));
+        }
+        let (mut detected, mut to_write, mut gone) = (0u64, Vec::new(), Vec::new());
+        for (asset, detections, components) in judged {
+            let open = open_by_asset.remove(&asset).unwrap_or_default();
+            let in_scope = |c: &str| components.as_ref().is_none_or(|set| set.contains(c));
+            let stored: HashSet<(&str, &str)> = open
+                .iter()
+                .filter(|(_, _, c)| in_scope(c))
+                .map(|(_, v, c)| (v.as_str(), c.as_str()))
+                .collect();
+            let seen: HashSet<(String, String)> = detections
+                .iter()
+                .map(|d| (d.vuln_id.as_str().to_string(), d.evidence.component.clone()))
+                .collect();
+            detected += detections.len() as u64;
+            for d in detections {
+                if !stored.contains(&(d.vuln_id.as_str(), d.evidence.component.as_str())) {
+                    to_write.push(NewFinding {
+                        asset_id: asset,
+                        vuln_id: d.vuln_id,
+                        evidence: d.evidence,
+                        priority: None,
+                        score: None,
+                        seen_at: now,
+                    });
+                }
+            }
+            gone.extend(
+                open.iter()
+                    .filter(|(_, v, c)| in_scope(c) && !seen.contains(&(v.clone(), c.clone())))
+                    .map(|(id, _, _)| *id),
+            );
+        }
+        self.store.upsert_findings(&to_write).await?;
+        let fixed = self.store.fix_findings(&gone, now).await?;
+        Ok((detected, to_write.len() as u64, fixed))
+    }
+
+    /// Judges every stored inventory again with the current knowledge, a batch of hosts at a
+    /// time (their packages and open findings read in one query each), then prioritizes when
+    /// something was new or gone. [`App::redetect_changes`] is the incremental form.
     pub async fn redetect(&self) -> Result<RedetectReport, AppError> {
         let started = std::time::Instant::now();
         let now = OffsetDateTime::now_utc();
         let mut report = RedetectReport::default();
+        // Whatever was queued is covered by judging everything.
+        let queued = self.store.detection_changes().await?;
         // A release's data is read once for all its hosts.
-        let mut releases: std::collections::HashMap<String, Vec<DistroFix>> = Default::default();
-        for (asset, os) in self.store.inventoried_assets().await? {
-            let os = os.as_deref().and_then(|o| OsRelease::parse(o).ok());
-            let packages: Vec<InstalledPackage> = self
-                .store
-                .packages_of(asset)
-                .await?
-                .iter()
-                .map(installed)
+        let mut releases: HashMap<String, Vec<DistroFix>> = Default::default();
+        let inventoried = self.store.inventoried_assets().await?;
+        for batch in inventoried.chunks(REDETECT_BATCH) {
+            let ids: Vec<AssetId> = batch.iter().map(|(a, _)| *a).collect();
+            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
+            for (asset, p) in self.store.packages_of_assets(&ids, None).await? {
+                packages.entry(asset).or_default().push(installed(&p));
+            }
+            // The batch's language packages are looked up at once.
+            let all_language: Vec<InstalledPackage> = packages
+                .values()
+                .flatten()
+                .filter(|p| p.ecosystem.osv_name().is_some())
+                .cloned()
                 .collect();
-            let (distro, language) = split(&packages);
-            let mut detections = Vec::new();
-            if let Some(os) = &os
-                && !distro.is_empty()
-            {
-                if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label()) {
-                    e.insert(
-                        self.store
-                            .distro_fixes_for_release(distro_of(os), &os.version)
-                            .await?,
-                    );
+            let advisories = self.advisories_for(&all_language).await?;
+            let mut judged = Vec::new();
+            for (asset, os) in batch {
+                let os = os.as_deref().and_then(|o| OsRelease::parse(o).ok());
+                let pkgs = packages.remove(asset).unwrap_or_default();
+                let (distro, language) = split(&pkgs);
+                let mut detections = Vec::new();
+                if let Some(os) = &os
+                    && !distro.is_empty()
+                {
+                    if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label())
+                    {
+                        e.insert(
+                            self.store
+                                .distro_fixes_for_release(distro_of(os), &os.version)
+                                .await?,
+                        );
+                    }
+                    detections.extend(match_distro(os, &distro, &releases[&os.label()]));
                 }
-                detections.extend(match_distro(os, &distro, &releases[&os.label()]));
+                if !language.is_empty() {
+                    detections.extend(match_osv(&language, &advisories));
+                }
+                judged.push((*asset, detections, None));
             }
-            if !language.is_empty() {
-                let advisories = self.advisories_for(&language).await?;
-                detections.extend(match_osv(&language, &advisories));
-            }
-            let (detected, written, fixed) = self.judge(asset, detections, now, false).await?;
-            report.assets += 1;
+            let (detected, written, fixed) = self.judge_batch(judged, now).await?;
+            report.assets += batch.len() as u64;
             report.findings += detected;
             report.new += written;
             report.fixed += fixed;
         }
+        self.store.forget_detection_changes(&queued).await?;
         // Nothing new and nothing gone: the priorities are what they were.
         if report.new > 0 || report.fixed > 0 {
             report.prioritization = self.run_prioritize_job("detection").await?;
@@ -302,18 +392,147 @@ impl App {
         Ok(report)
     }
 
-    /// [`App::redetect`] as a durable `detection` job.
-    pub async fn run_redetect_job(&self, worker: &str) -> Result<RedetectReport, AppError> {
+    /// Judges again only what the knowledge base changed since the last detection: the
+    /// packages of each changed (release, package) and (OSV ecosystem, package) on the hosts
+    /// that hold them — a new advisory becomes findings on stored inventories without
+    /// re-scanning hosts, a withdrawn one closes them, and the cost follows the change, not the
+    /// fleet. Then prioritizes when something was new or gone.
+    pub async fn redetect_changes(&self) -> Result<RedetectReport, AppError> {
+        let started = std::time::Instant::now();
+        let now = OffsetDateTime::now_utc();
+        let mut report = RedetectReport::default();
+        let queued = self.store.detection_changes().await?;
+        if queued.is_empty() {
+            report.seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        let mut distro_changes: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut osv_changes: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (kind, scope, name) in &queued {
+            match kind.as_str() {
+                "distro" => distro_changes.entry(scope).or_default().push(name.clone()),
+                "osv" => {
+                    osv_changes.entry(scope).or_default().insert(name);
+                }
+                _ => {}
+            }
+        }
+        let inventoried = self.store.inventoried_assets().await?;
+        let oses: Vec<(AssetId, Option<OsRelease>)> = inventoried
+            .iter()
+            .map(|(a, os)| (*a, os.as_deref().and_then(|o| OsRelease::parse(o).ok())))
+            .collect();
+        // asset → (detections, components judged)
+        let mut judged: HashMap<AssetId, (Vec<Detection>, HashSet<String>)> = HashMap::new();
+        for (scope, names) in &distro_changes {
+            let Some((distro, release)) = scope.split_once(':') else {
+                continue;
+            };
+            let hosts: HashMap<AssetId, &OsRelease> = oses
+                .iter()
+                .filter_map(|(a, os)| {
+                    let os = os.as_ref()?;
+                    (distro_of(os) == distro && os.version == release).then_some((*a, os))
+                })
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let ids: Vec<AssetId> = hosts.keys().copied().collect();
+            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
+            for (asset, p) in self.store.packages_of_assets(&ids, Some(names)).await? {
+                let p = installed(&p);
+                if p.ecosystem.osv_name().is_none() {
+                    packages.entry(asset).or_default().push(p);
+                }
+            }
+            if packages.is_empty() {
+                continue;
+            }
+            let fixes = self.store.distro_fixes_for(distro, release, names).await?;
+            for (asset, pkgs) in packages {
+                let entry = judged.entry(asset).or_default();
+                entry.0.extend(match_distro(hosts[&asset], &pkgs, &fixes));
+                entry.1.extend(
+                    pkgs.iter()
+                        .flat_map(|p| [p.name.clone(), p.source_name.clone()]),
+                );
+            }
+        }
+        if !osv_changes.is_empty() && !oses.is_empty() {
+            let names: Vec<String> = {
+                let mut n: Vec<String> = osv_changes
+                    .values()
+                    .flatten()
+                    .map(|s| s.to_string())
+                    .collect();
+                n.sort();
+                n.dedup();
+                n
+            };
+            let ids: Vec<AssetId> = oses.iter().map(|(a, _)| *a).collect();
+            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
+            for (asset, p) in self.store.packages_of_assets(&ids, Some(&names)).await? {
+                let p = installed(&p);
+                if let Some(eco) = p.ecosystem.osv_name()
+                    && osv_changes
+                        .get(eco)
+                        .is_some_and(|n| n.contains(p.ecosystem.package_key(&p.name).as_str()))
+                {
+                    packages.entry(asset).or_default().push(p);
+                }
+            }
+            let all: Vec<InstalledPackage> = packages.values().flatten().cloned().collect();
+            let advisories = self.advisories_for(&all).await?;
+            for (asset, pkgs) in packages {
+                let entry = judged.entry(asset).or_default();
+                entry.0.extend(match_osv(&pkgs, &advisories));
+                entry
+                    .1
+                    .extend(pkgs.iter().map(vantage_detect::osv::component));
+            }
+        }
+        report.assets = judged.len() as u64;
+        let (detected, written, fixed) = self
+            .judge_batch(
+                judged
+                    .into_iter()
+                    .map(|(a, (d, c))| (a, d, Some(c)))
+                    .collect(),
+                now,
+            )
+            .await?;
+        report.findings = detected;
+        report.new = written;
+        report.fixed = fixed;
+        self.store.forget_detection_changes(&queued).await?;
+        if report.new > 0 || report.fixed > 0 {
+            report.prioritization = self.run_prioritize_job("detection").await?;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// [`App::redetect_changes`] (or, `all`, [`App::redetect`]) as a durable `detection` job.
+    pub async fn run_redetect_job(
+        &self,
+        worker: &str,
+        all: bool,
+    ) -> Result<RedetectReport, AppError> {
         let job = self
             .store
             .start_job(
                 vantage_domain::JobKind::Detection,
-                "{}",
+                if all { r#"{"all":true}"# } else { "{}" },
                 worker,
                 OffsetDateTime::now_utc(),
             )
             .await?;
-        let result = self.redetect().await;
+        let result = if all {
+            self.redetect().await
+        } else {
+            self.redetect_changes().await
+        };
         let (status, error) = match &result {
             Ok(r) => {
                 let line = format!(

@@ -942,7 +942,7 @@ impl App {
             // New knowledge: inventories judged again (new advisories become findings), then
             // re-score what it changed (an EPSS day, a KEV entry).
             let worker = format!("serve:{}", std::process::id());
-            match self.run_redetect_job(&worker).await {
+            match self.run_redetect_job(&worker, false).await {
                 Ok(r) => tracing::info!(
                     assets = r.assets,
                     findings = r.findings,

@@ -72,7 +72,7 @@ both_backends! {
         let r = app.import_inventory("early", Some("alpine:3.19"), &file).await.unwrap();
         assert_eq!((r.distro_data, r.findings), (false, 0));
         app.import_feed(&real("distro/alpine-secdb/v3.19-main.json.gz"), &ImportOptions::default()).await.unwrap();
-        let d = app.run_redetect_job("test").await.unwrap();
+        let d = app.run_redetect_job("test", false).await.unwrap();
         assert_eq!((d.assets, d.findings, d.fixed), (1, 13, 0), "{d:?}");
         assert_eq!(open_cves(&app, r.asset_id).await.len(), 13);
         assert!(d.prioritization.findings_attached >= 13);
@@ -335,5 +335,106 @@ both_backends! {
             .unwrap();
         assert!(found.is_empty(), "{found:?}");
         assert_eq!(covered, ["tcp/22"]);
+    }
+
+    async fn a_changed_advisory_is_judged_on_the_hosts_that_hold_its_package_only(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let secdb = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(real("distro/alpine-secdb/v3.19-main.json.gz")).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            edit(&mut doc);
+            doc
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let feed = dir.path().join("v3.19-main.json");
+        std::fs::write(&feed, secdb(&|_| {}).to_string()).unwrap();
+        app.import_feed(&feed, &ImportOptions::default()).await.unwrap();
+        // Nothing is inventoried yet: the queued changes are handled (and dropped) at no cost.
+        let r = app.redetect_changes().await.unwrap();
+        assert_eq!((r.assets, r.new), (0, 0));
+        assert!(app.store.detection_changes().await.unwrap().is_empty());
+
+        let file = dir.path().join("installed");
+        std::fs::write(&file, alpine_installed(false)).unwrap();
+        let host = app.import_inventory("alpine319", Some("alpine:3.19"), &file).await.unwrap();
+        let before = open_cves(&app, host.asset_id).await;
+        assert_eq!(before.len(), 13);
+        // A second host without openssl or busybox.
+        std::fs::write(&file, "P:musl\nV:1.2.4_git20230717-r4\no:musl\n").unwrap();
+        let other = app.import_inventory("tiny", Some("alpine:3.19"), &file).await.unwrap();
+
+        // The same file again: nothing changed, nothing is judged.
+        app.import_feed(&feed, &ImportOptions { force: true, ..Default::default() }).await.unwrap();
+        assert!(app.store.detection_changes().await.unwrap().is_empty());
+        let r = app.redetect_changes().await.unwrap();
+        assert_eq!((r.assets, r.new, r.fixed), (0, 0, 0));
+
+        // The next secdb: a new openssl advisory, and busybox's CVE-2023-42363 withdrawn.
+        std::fs::write(
+            &feed,
+            secdb(&|doc| {
+                for p in doc["packages"].as_array_mut().unwrap() {
+                    let name = p["pkg"]["name"].as_str().unwrap().to_string();
+                    let fixes = p["pkg"]["secfixes"].as_object_mut().unwrap();
+                    if name == "openssl" {
+                        fixes.insert("3.1.99-r0".into(), serde_json::json!(["CVE-2099-0001"]));
+                    }
+                    if name == "busybox" {
+                        for cves in fixes.values_mut() {
+                            cves.as_array_mut().unwrap().retain(|c| c != "CVE-2023-42363");
+                        }
+                    }
+                }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        app.import_feed(&feed, &ImportOptions::default()).await.unwrap();
+        let queued: Vec<String> = app.store.detection_changes().await.unwrap().into_iter().map(|(k, s, n)| format!("{k} {s} {n}")).collect();
+        assert_eq!(queued, ["distro alpine:3.19 busybox", "distro alpine:3.19 openssl"]);
+        let r = app.redetect_changes().await.unwrap();
+        assert_eq!((r.assets, r.new, r.fixed), (1, 1, 1), "{r:?}");
+        let mut want = before.clone();
+        want.remove("CVE-2023-42363");
+        want.insert("CVE-2099-0001".into());
+        assert_eq!(open_cves(&app, host.asset_id).await, want);
+        assert!(open_cves(&app, other.asset_id).await.is_empty());
+        let f = FindingFilter { asset: Some(vantage_domain::AssetId(host.asset_id)), vuln: Some("CVE-2099-0001".parse().unwrap()), limit: 10, ..Default::default() };
+        let new = &app.store.list_findings(&f).await.unwrap().items[0];
+        assert_eq!(new.evidence.fixed_version.as_deref(), Some("3.1.99-r0"));
+        assert!(new.prioritization.is_some(), "prioritized after detection");
+        assert!(app.store.detection_changes().await.unwrap().is_empty());
+        // A full re-detection agrees with the incremental one.
+        let all = app.redetect().await.unwrap();
+        assert_eq!((all.assets, all.new, all.fixed), (2, 0, 0));
+    }
+
+    async fn a_new_osv_advisory_reaches_stored_sboms(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        app.import_feed(&real("advisories/rustsec-osv.jsonl.gz"), &ImportOptions::default()).await.unwrap();
+        let bom = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.cdx.json");
+        let r = app.import_inventory_file(None, None, &bom).await.unwrap();
+        let before = open_cves(&app, r.asset_id).await;
+        app.redetect_changes().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let feed = dir.path().join("new.jsonl");
+        std::fs::write(
+            &feed,
+            r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00:00Z","published":"2099-01-01T00:00:00Z","aliases":["CVE-2099-1111"],"summary":"test advisory","affected":[{"package":{"ecosystem":"crates.io","name":"tokio"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"1.19.0"}]}]}]}"#,
+        )
+        .unwrap();
+        app.import_feed(&feed, &ImportOptions::default()).await.unwrap();
+        let queued = app.store.detection_changes().await.unwrap();
+        assert_eq!(queued, [("osv".to_string(), "crates.io".to_string(), "tokio".to_string())]);
+        let d = app.redetect_changes().await.unwrap();
+        assert_eq!((d.assets, d.new, d.fixed), (1, 1, 0), "{d:?}");
+        let mut want = before;
+        want.insert("CVE-2099-1111".into());
+        assert_eq!(open_cves(&app, r.asset_id).await, want);
     }
 }

@@ -360,6 +360,52 @@ impl Store {
             .collect())
     }
 
+    /// Open package findings of many assets at once, optionally only for these components:
+    /// (asset, finding, vulnerability, component).
+    pub async fn open_package_findings_of(
+        &self,
+        assets: &[AssetId],
+        components: Option<&[String]>,
+    ) -> Result<Vec<(AssetId, FindingId, String, String)>> {
+        let mut out = Vec::new();
+        let component_chunks: Vec<&[String]> = match components {
+            Some(c) => c.chunks(500).collect(),
+            None => vec![&[]],
+        };
+        for chunk in assets.chunks(500) {
+            let ids = crate::sql::id_list(chunk.iter().map(|a| a.0));
+            for components in &component_chunks {
+                let filter = if components.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " AND component IN ({})",
+                        (1..=components.len())
+                            .map(|i| format!("${i}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                };
+                let sql = format!(
+                    "SELECT asset_id, id, vuln_id, component FROM findings WHERE asset_id IN ({ids}) \
+                     AND component_kind = 'package' AND status IN ('open', 'reopened'){filter}"
+                );
+                let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                    for c in components.iter() {
+                        q = q.bind(c);
+                    }
+                    q.fetch_all(p).await?
+                });
+                out.extend(
+                    rows.into_iter()
+                        .map(|(a, id, v, c)| (AssetId(a), FindingId(id), v, c)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Marks these findings fixed (those still open or reopened) at `now`; returns how many.
     pub async fn fix_findings(&self, ids: &[FindingId], now: time::OffsetDateTime) -> Result<u64> {
         let mut n = 0;

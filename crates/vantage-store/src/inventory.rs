@@ -193,6 +193,101 @@ impl Store {
             .collect()
     }
 
+    /// The packages of many assets in one pass, optionally only those whose binary or source
+    /// name is among `names` (what a knowledge change touched).
+    pub async fn packages_of_assets(
+        &self,
+        assets: &[AssetId],
+        names: Option<&[String]>,
+    ) -> Result<Vec<(AssetId, NewPackage)>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let mut out = Vec::new();
+        let name_chunks: Vec<&[String]> = match names {
+            Some(n) => n.chunks(400).collect(),
+            None => vec![&[]],
+        };
+        for chunk in assets.chunks(500) {
+            let ids = crate::sql::id_list(chunk.iter().map(|a| a.0));
+            for names in &name_chunks {
+                let filter = if names.is_empty() {
+                    String::new()
+                } else {
+                    let list = (1..=names.len())
+                        .map(|i| format!("${i}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    format!(" AND (name IN ({list}) OR source_name IN ({list}))")
+                };
+                let sql = format!(
+                    "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
+                     FROM packages WHERE asset_id IN ({ids}){filter}"
+                );
+                let rows: Vec<Row> = with_pool!(self, |p| {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                    for n in names.iter() {
+                        q = q.bind(n);
+                    }
+                    q.fetch_all(p).await?
+                });
+                for (asset, ecosystem, name, version, source_name, source_version, arch) in rows {
+                    out.push((
+                        AssetId(asset),
+                        NewPackage {
+                            ecosystem: parse(&ecosystem, "package ecosystem")?,
+                            name,
+                            version,
+                            source_name,
+                            source_version,
+                            arch,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The queued knowledge changes: (kind, scope, name) — `distro`, `ubuntu:24.04`, `openssl`
+    /// or `osv`, `PyPI`, `django`.
+    pub async fn detection_changes(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT kind, scope, name FROM detection_changes ORDER BY kind, scope, name"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Removes handled knowledge changes (changes queued meanwhile stay).
+    pub async fn forget_detection_changes(
+        &self,
+        handled: &[(String, String, String)],
+    ) -> Result<()> {
+        for chunk in handled.chunks(300) {
+            let tuples = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql =
+                format!("DELETE FROM detection_changes WHERE (kind, scope, name) IN ({tuples})");
+            with_pool!(self, |p| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (k, s, n) in chunk {
+                    q = q.bind(k).bind(s).bind(n);
+                }
+                q.execute(p).await?;
+            });
+        }
+        Ok(())
+    }
+
     /// Live assets that have stored packages: (id, `distro:release` when known).
     pub async fn inventoried_assets(&self) -> Result<Vec<(AssetId, Option<String>)>> {
         let rows: Vec<(i64, Option<String>)> = with_pool!(self, |p| {

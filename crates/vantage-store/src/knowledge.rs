@@ -169,6 +169,18 @@ impl ImportTx {
     async fn replace_vulns(&mut self, feed: FeedKind, recs: &[&VulnRecord]) -> Result<()> {
         let now = ts(self.now);
         let ids = placeholders(recs.len(), 2);
+        // The language packages these records named before: re-detection judges them again.
+        let sql = format!(
+            "INSERT INTO detection_changes (kind, scope, name) SELECT DISTINCT 'osv', ecosystem, name \
+             FROM osv_packages WHERE feed = $1 AND vuln_id IN ({ids}) ON CONFLICT DO NOTHING"
+        );
+        with_tx!(self, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(feed.as_str());
+            for r in recs {
+                q = q.bind(r.id.as_str());
+            }
+            q.execute(c).await?;
+        });
         for table in [
             "vuln_aliases",
             "cvss_vectors",
@@ -298,6 +310,16 @@ impl ImportTx {
                         .push_bind(name.clone())
                         .push_bind(r.id.as_str().to_string())
                         .push_bind(feed.as_str());
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(c).await?;
+            });
+            // …and the ones they name now.
+            with_tx!(self, |c| {
+                let mut qb =
+                    QueryBuilder::new("INSERT INTO detection_changes (kind, scope, name) ");
+                qb.push_values(chunk, |mut b, (_, eco, name)| {
+                    b.push_bind("osv").push_bind(*eco).push_bind(name.clone());
                 });
                 qb.push(" ON CONFLICT DO NOTHING");
                 qb.build().execute(c).await?;
@@ -510,35 +532,29 @@ impl ImportTx {
         Ok(n)
     }
 
-    /// Empties one collection of distribution data (`v3.19/main`, `DSA`) before it is written
-    /// again from a complete file.
-    pub async fn clear_distro_collection(
+    /// Replaces one collection of distribution data (`v3.19/main`, `DSA`, an OVAL file) with a
+    /// complete file's verdicts, and queues for re-detection every (release, package) whose
+    /// verdicts changed — added, removed or different — so that detection judges only those.
+    /// The new rows are written beside the old ones first and compared set-wise in SQL. When a
+    /// file names the same (release, package, CVE) twice, the first occurrence is kept (the
+    /// Debian lists are newest first). Returns (rows written, packages queued).
+    pub async fn replace_distro_collection(
         &mut self,
         feed: FeedKind,
         collection: &str,
-    ) -> Result<u64> {
-        const SQL: &str = "DELETE FROM distro_fixes WHERE feed = $1 AND collection = $2";
-        Ok(with_tx!(self, |c| sqlx::query(SQL)
-            .bind(feed.as_str())
-            .bind(collection)
-            .execute(c)
-            .await?
-            .rows_affected()))
-    }
-
-    /// Writes distribution verdicts. When a file names the same (release, package, CVE) twice,
-    /// the first occurrence is kept (the Debian lists are newest first).
-    pub async fn distro_fixes(&mut self, feed: FeedKind, fixes: &[DistroFix]) -> Result<u64> {
-        let mut n = 0;
+        fixes: &[DistroFix],
+    ) -> Result<(u64, u64)> {
+        let staging = format!("\u{1}staging:{collection}");
+        let mut written = 0;
         for chunk in fixes.chunks(BATCH) {
-            n += with_tx!(self, |c| {
+            written += with_tx!(self, |c| {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO distro_fixes (feed, collection, distro, release, package, vuln_id, status, \
                      fixed_version, advisory) ",
                 );
                 qb.push_values(chunk, |mut b, f| {
                     b.push_bind(feed.as_str())
-                        .push_bind(f.collection.clone())
+                        .push_bind(staging.clone())
                         .push_bind(f.distro.clone())
                         .push_bind(f.release.clone())
                         .push_bind(f.package.clone())
@@ -551,7 +567,44 @@ impl ImportTx {
                 qb.build().execute(c).await?.rows_affected()
             });
         }
-        Ok(n)
+        const COLS: &str = "distro, release, package, vuln_id, status, fixed_version, advisory";
+        let side = |a: &str, b: &str| {
+            format!(
+                "SELECT distro, release, package FROM (SELECT {COLS} FROM distro_fixes \
+                 WHERE feed = $1 AND collection = {a} EXCEPT SELECT {COLS} FROM distro_fixes \
+                 WHERE feed = $1 AND collection = {b}) d"
+            )
+        };
+        let diff = format!(
+            "INSERT INTO detection_changes (kind, scope, name) \
+             SELECT DISTINCT 'distro', distro || ':' || release, package FROM ({} UNION {}) changed \
+             WHERE true ON CONFLICT DO NOTHING",
+            side("$2", "$3"),
+            side("$3", "$2")
+        );
+        let queued = with_tx!(self, |c| sqlx::query(sqlx::AssertSqlSafe(diff))
+            .bind(feed.as_str())
+            .bind(collection)
+            .bind(&staging)
+            .execute(c)
+            .await?
+            .rows_affected());
+        with_tx!(self, |c| {
+            sqlx::query("DELETE FROM distro_fixes WHERE feed = $1 AND collection = $2")
+                .bind(feed.as_str())
+                .bind(collection)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "UPDATE distro_fixes SET collection = $2 WHERE feed = $1 AND collection = $3",
+            )
+            .bind(feed.as_str())
+            .bind(collection)
+            .bind(&staging)
+            .execute(&mut *c)
+            .await?;
+        });
+        Ok((written, queued))
     }
 
     /// Records the import and commits everything written through this transaction.

@@ -309,10 +309,15 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
         #[command(flatten)]
         common: ImportArgs,
     },
-    /// Judge every stored inventory again with the current distribution data (new advisories
-    /// become findings without re-scanning hosts), then prioritize. `feeds import`, `feeds
-    /// sync` and the server's feed refresh do this by themselves.
+    /// Judge stored inventories again with the current knowledge (new advisories become
+    /// findings without re-scanning hosts, withdrawn ones are closed), then prioritize. By
+    /// default only what the knowledge base changed since the last detection is judged: the
+    /// changed packages on the hosts that hold them. `feeds import`, `feeds sync` and the
+    /// server's feed refresh do this by themselves.
     Redetect {
+        /// Judge every package of every stored inventory, not only what changed.
+        #[arg(long)]
+        all: bool,
         /// table or json.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

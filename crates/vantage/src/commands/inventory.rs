@@ -47,9 +47,9 @@ impl Row for Urgent {
 pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
     match c {
         InventoryCommand::Import { asset, common } => import(config, Some(asset), common).await,
-        InventoryCommand::Redetect { format } => {
+        InventoryCommand::Redetect { all, format } => {
             let app = super::open(config).await?;
-            let r = app.run_redetect_job("cli").await?;
+            let r = app.run_redetect_job("cli", all).await?;
             app.store.close().await;
             let mut out = std::io::stdout().lock();
             if format == Format::Json {

@@ -532,7 +532,7 @@ async fn reprioritize(app: &vantage_app::App) {
     if let Ok(assets) = app.store.inventoried_assets().await
         && !assets.is_empty()
     {
-        match app.run_redetect_job("cli").await {
+        match app.run_redetect_job("cli", false).await {
             Ok(r) => {
                 let p = &r.prioritization;
                 let _ = writeln!(
