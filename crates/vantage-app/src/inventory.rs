@@ -76,6 +76,9 @@ pub struct RedetectReport {
     pub prioritization: PrioritizeReport,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Of which matching packages against the knowledge (the rest is reading inventories and
+    /// findings, writing findings, and prioritizing).
+    pub match_seconds: f64,
 }
 
 fn installed(p: &NewPackage) -> InstalledPackage {
@@ -354,6 +357,7 @@ impl App {
                 .collect();
             let advisories = self.advisories_for(&all_language).await?;
             let mut judged = Vec::new();
+            let matching = std::time::Instant::now();
             for (asset, os) in batch {
                 let os = os.as_deref().and_then(|o| OsRelease::parse(o).ok());
                 let pkgs = packages.remove(asset).unwrap_or_default();
@@ -377,6 +381,7 @@ impl App {
                 }
                 judged.push((*asset, detections, None));
             }
+            report.match_seconds += matching.elapsed().as_secs_f64();
             let (detected, written, fixed) = self.judge_batch(judged, now).await?;
             report.assets += batch.len() as u64;
             report.findings += detected;
