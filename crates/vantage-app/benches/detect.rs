@@ -217,11 +217,17 @@ async fn run(backend: Backend, hosts: u32) -> Report {
     }
     std::fs::write(&file, text).unwrap();
     let t = Instant::now();
-    one_app
+    let solo = one_app
         .import_inventory("solo", Some("ubuntu:24.04"), &file)
         .await
         .unwrap();
     let one_host_ms = t.elapsed().as_secs_f64() * 1000.0;
+    eprintln!(
+        "{}: one host {one_host_ms:.0} ms ({} findings; prioritization {:.0} ms)",
+        backend.as_str(),
+        solo.findings,
+        solo.prioritization.seconds * 1000.0
+    );
     Report {
         backend: backend.as_str(),
         hosts,

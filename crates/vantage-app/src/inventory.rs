@@ -284,10 +284,23 @@ impl App {
                 all.dedup();
                 all
             });
-        let open = self
-            .store
-            .open_package_findings_of(&assets, restricted.as_deref())
-            .await?;
+        // Restricted to components: read by component (index) for every host, kept for these.
+        let open = match &restricted {
+            Some(components) => {
+                let judged_assets: HashSet<AssetId> = assets.iter().copied().collect();
+                let mut open = self
+                    .store
+                    .open_package_findings_of(None, Some(components))
+                    .await?;
+                open.retain(|(a, _, _, _)| judged_assets.contains(a));
+                open
+            }
+            None => {
+                self.store
+                    .open_package_findings_of(Some(&assets), None)
+                    .await?
+            }
+        };
         let mut open_by_asset: HashMap<AssetId, Vec<(vantage_domain::FindingId, String, String)>> =
             HashMap::new();
         for (asset, id, v, c) in open {
@@ -302,10 +315,16 @@ impl App {
                 .filter(|(_, _, c)| in_scope(c))
                 .map(|(_, v, c)| (v.as_str(), c.as_str()))
                 .collect();
-            let seen: HashSet<(String, String)> = detections
+            let seen: HashSet<(&str, &str)> = detections
                 .iter()
-                .map(|d| (d.vuln_id.as_str().to_string(), d.evidence.component.clone()))
+                .map(|d| (d.vuln_id.as_str(), d.evidence.component.as_str()))
                 .collect();
+            gone.extend(
+                open.iter()
+                    .filter(|(_, v, c)| in_scope(c) && !seen.contains(&(v.as_str(), c.as_str())))
+                    .map(|(id, _, _)| *id),
+            );
+            drop(seen);
             detected += detections.len() as u64;
             for d in detections {
                 if !stored.contains(&(d.vuln_id.as_str(), d.evidence.component.as_str())) {
@@ -319,11 +338,6 @@ impl App {
                     });
                 }
             }
-            gone.extend(
-                open.iter()
-                    .filter(|(_, v, c)| in_scope(c) && !seen.contains(&(v.clone(), c.clone())))
-                    .map(|(id, _, _)| *id),
-            );
         }
         self.store.upsert_findings(&to_write).await?;
         let fixed = self.store.fix_findings(&gone, now).await?;
@@ -345,7 +359,7 @@ impl App {
         for batch in inventoried.chunks(REDETECT_BATCH) {
             let ids: Vec<AssetId> = batch.iter().map(|(a, _)| *a).collect();
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(&ids, None).await? {
+            for (asset, p) in self.store.packages_of_assets(Some(&ids), None).await? {
                 packages.entry(asset).or_default().push(installed(&p));
             }
             // The batch's language packages are looked up at once.
@@ -443,11 +457,10 @@ impl App {
             if hosts.is_empty() {
                 continue;
             }
-            let ids: Vec<AssetId> = hosts.keys().copied().collect();
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(&ids, Some(names)).await? {
+            for (asset, p) in self.store.packages_of_assets(None, Some(names)).await? {
                 let p = installed(&p);
-                if p.ecosystem.osv_name().is_none() {
+                if hosts.contains_key(&asset) && p.ecosystem.osv_name().is_none() {
                     packages.entry(asset).or_default().push(p);
                 }
             }
@@ -475,11 +488,12 @@ impl App {
                 n.dedup();
                 n
             };
-            let ids: Vec<AssetId> = oses.iter().map(|(a, _)| *a).collect();
+            let live: HashSet<AssetId> = oses.iter().map(|(a, _)| *a).collect();
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(&ids, Some(&names)).await? {
+            for (asset, p) in self.store.packages_of_assets(None, Some(&names)).await? {
                 let p = installed(&p);
                 if let Some(eco) = p.ecosystem.osv_name()
+                    && live.contains(&asset)
                     && osv_changes
                         .get(eco)
                         .is_some_and(|n| n.contains(p.ecosystem.package_key(&p.name).as_str()))

@@ -360,11 +360,12 @@ impl Store {
             .collect())
     }
 
-    /// Open package findings of many assets at once, optionally only for these components:
-    /// (asset, finding, vulnerability, component).
+    /// Open package findings of many assets at once (`None`: of every asset), optionally only
+    /// for these components (read through the component index): (asset, finding,
+    /// vulnerability, component).
     pub async fn open_package_findings_of(
         &self,
-        assets: &[AssetId],
+        assets: Option<&[AssetId]>,
         components: Option<&[String]>,
     ) -> Result<Vec<(AssetId, FindingId, String, String)>> {
         let mut out = Vec::new();
@@ -372,23 +373,31 @@ impl Store {
             Some(c) => c.chunks(500).collect(),
             None => vec![&[]],
         };
-        for chunk in assets.chunks(500) {
-            let ids = crate::sql::id_list(chunk.iter().map(|a| a.0));
+        let asset_chunks: Vec<Option<String>> = match assets {
+            Some(a) => a
+                .chunks(500)
+                .map(|c| Some(crate::sql::id_list(c.iter().map(|a| a.0))))
+                .collect(),
+            None => vec![None],
+        };
+        for ids in &asset_chunks {
             for components in &component_chunks {
-                let filter = if components.is_empty() {
-                    String::new()
-                } else {
-                    format!(
+                let mut filter = String::new();
+                if let Some(ids) = ids {
+                    filter.push_str(&format!(" AND asset_id IN ({ids})"));
+                }
+                if !components.is_empty() {
+                    filter.push_str(&format!(
                         " AND component IN ({})",
                         (1..=components.len())
                             .map(|i| format!("${i}"))
                             .collect::<Vec<_>>()
                             .join(",")
-                    )
-                };
+                    ));
+                }
                 let sql = format!(
-                    "SELECT asset_id, id, vuln_id, component FROM findings WHERE asset_id IN ({ids}) \
-                     AND component_kind = 'package' AND status IN ('open', 'reopened'){filter}"
+                    "SELECT asset_id, id, vuln_id, component FROM findings WHERE \
+                     component_kind = 'package' AND status IN ('open', 'reopened'){filter}"
                 );
                 let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));

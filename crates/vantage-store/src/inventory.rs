@@ -193,11 +193,12 @@ impl Store {
             .collect()
     }
 
-    /// The packages of many assets in one pass, optionally only those whose binary or source
-    /// name is among `names` (what a knowledge change touched).
+    /// The packages of many assets in one pass (`None`: of every asset), optionally only those
+    /// whose binary or source name is among `names` (what a knowledge change touched; read
+    /// through the name indexes).
     pub async fn packages_of_assets(
         &self,
-        assets: &[AssetId],
+        assets: Option<&[AssetId]>,
         names: Option<&[String]>,
     ) -> Result<Vec<(AssetId, NewPackage)>> {
         type Row = (
@@ -214,21 +215,31 @@ impl Store {
             Some(n) => n.chunks(400).collect(),
             None => vec![&[]],
         };
-        for chunk in assets.chunks(500) {
-            let ids = crate::sql::id_list(chunk.iter().map(|a| a.0));
+        let asset_chunks: Vec<Option<String>> = match assets {
+            Some(a) => a
+                .chunks(500)
+                .map(|c| Some(crate::sql::id_list(c.iter().map(|a| a.0))))
+                .collect(),
+            None => vec![None],
+        };
+        for ids in &asset_chunks {
             for names in &name_chunks {
-                let filter = if names.is_empty() {
-                    String::new()
-                } else {
+                let mut filter = Vec::new();
+                if let Some(ids) = ids {
+                    filter.push(format!("asset_id IN ({ids})"));
+                }
+                if !names.is_empty() {
                     let list = (1..=names.len())
                         .map(|i| format!("${i}"))
                         .collect::<Vec<_>>()
                         .join(",");
-                    format!(" AND (name IN ({list}) OR source_name IN ({list}))")
-                };
+                    filter.push(format!("(name IN ({list}) OR source_name IN ({list}))"));
+                }
                 let sql = format!(
                     "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
-                     FROM packages WHERE asset_id IN ({ids}){filter}"
+                     FROM packages{}{}",
+                    if filter.is_empty() { "" } else { " WHERE " },
+                    filter.join(" AND ")
                 );
                 let rows: Vec<Row> = with_pool!(self, |p| {
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
