@@ -288,21 +288,20 @@ impl App {
         let open = match &restricted {
             Some(components) => {
                 let judged_assets: HashSet<AssetId> = assets.iter().copied().collect();
-                let mut open = self
-                    .store
-                    .open_package_findings_of(None, Some(components))
-                    .await?;
+                let mut open = self.store.open_package_findings_on(components).await?;
                 open.retain(|(a, _, _, _)| judged_assets.contains(a));
                 open
             }
-            None => {
-                self.store
-                    .open_package_findings_of(Some(&assets), None)
-                    .await?
-            }
+            None => Vec::new(),
         };
+        // Unrestricted (a full re-detection): every open finding of these hosts, one
+        // aggregated row per host.
         let mut open_by_asset: HashMap<AssetId, Vec<(vantage_domain::FindingId, String, String)>> =
-            HashMap::new();
+            if restricted.is_none() {
+                self.store.open_package_keys_by_asset(&assets).await?
+            } else {
+                HashMap::new()
+            };
         for (asset, id, v, c) in open {
             open_by_asset.entry(asset).or_default().push((id, v, c));
         }
@@ -358,10 +357,13 @@ impl App {
         let inventoried = self.store.inventoried_assets().await?;
         for batch in inventoried.chunks(REDETECT_BATCH) {
             let ids: Vec<AssetId> = batch.iter().map(|(a, _)| *a).collect();
-            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(Some(&ids), None).await? {
-                packages.entry(asset).or_default().push(installed(&p));
-            }
+            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = self
+                .store
+                .packages_by_asset(&ids)
+                .await?
+                .into_iter()
+                .map(|(a, list)| (a, list.iter().map(installed).collect()))
+                .collect();
             // The batch's language packages are looked up at once.
             let all_language: Vec<InstalledPackage> = packages
                 .values()
@@ -458,7 +460,7 @@ impl App {
                 continue;
             }
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(None, Some(names)).await? {
+            for (asset, p) in self.store.packages_named(names).await? {
                 let p = installed(&p);
                 if hosts.contains_key(&asset) && p.ecosystem.osv_name().is_none() {
                     packages.entry(asset).or_default().push(p);
@@ -490,7 +492,7 @@ impl App {
             };
             let live: HashSet<AssetId> = oses.iter().map(|(a, _)| *a).collect();
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_of_assets(None, Some(&names)).await? {
+            for (asset, p) in self.store.packages_named(&names).await? {
                 let p = installed(&p);
                 if let Some(eco) = p.ecosystem.osv_name()
                     && live.contains(&asset)
@@ -632,7 +634,11 @@ impl App {
             .map_err(|e| AppError::Invalid(e.message))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-        let inv = inventory::parse(&text)
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let inv = inventory::parse_named(&file_name, &text)
             .map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))?;
         let asset_name = match asset_name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),

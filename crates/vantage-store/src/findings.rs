@@ -360,56 +360,74 @@ impl Store {
             .collect())
     }
 
-    /// Open package findings of many assets at once (`None`: of every asset), optionally only
-    /// for these components (read through the component index): (asset, finding,
-    /// vulnerability, component).
-    pub async fn open_package_findings_of(
+    /// Open package findings, on every asset, of these components: (asset, finding,
+    /// vulnerability, component). One pass over the table in SQL, for the same reason as
+    /// [`Store::packages_named`].
+    pub async fn open_package_findings_on(
         &self,
-        assets: Option<&[AssetId]>,
-        components: Option<&[String]>,
+        components: &[String],
     ) -> Result<Vec<(AssetId, FindingId, String, String)>> {
         let mut out = Vec::new();
-        let component_chunks: Vec<&[String]> = match components {
-            Some(c) => c.chunks(500).collect(),
-            None => vec![&[]],
-        };
-        let asset_chunks: Vec<Option<String>> = match assets {
-            Some(a) => a
-                .chunks(500)
-                .map(|c| Some(crate::sql::id_list(c.iter().map(|a| a.0))))
-                .collect(),
-            None => vec![None],
-        };
-        for ids in &asset_chunks {
-            for components in &component_chunks {
-                let mut filter = String::new();
-                if let Some(ids) = ids {
-                    filter.push_str(&format!(" AND asset_id IN ({ids})"));
+        for chunk in components.chunks(500) {
+            let sql = format!(
+                "SELECT asset_id, id, vuln_id, component FROM findings WHERE component IN ({}) \
+                 AND component_kind = 'package' AND status IN ('open', 'reopened')",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for c in chunk {
+                    q = q.bind(c);
                 }
-                if !components.is_empty() {
-                    filter.push_str(&format!(
-                        " AND component IN ({})",
-                        (1..=components.len())
-                            .map(|i| format!("${i}"))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ));
+                q.fetch_all(p).await?
+            });
+            out.extend(
+                rows.into_iter()
+                    .map(|(a, id, v, c)| (AssetId(a), FindingId(id), v, c)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The open package findings of these assets as (finding, vulnerability, component),
+    /// aggregated in SQL to one row per asset (see [`Store::packages_by_asset`]).
+    pub async fn open_package_keys_by_asset(
+        &self,
+        assets: &[AssetId],
+    ) -> Result<std::collections::HashMap<AssetId, Vec<(FindingId, String, String)>>> {
+        let mut out = std::collections::HashMap::new();
+        let (unit, record, agg, text) = match self.backend() {
+            crate::Backend::Sqlite => ("char(31)", "char(30)", "group_concat", "id"),
+            crate::Backend::Postgres => ("chr(31)", "chr(30)", "string_agg", "id::text"),
+        };
+        for chunk in assets.chunks(200) {
+            let sql = format!(
+                "SELECT asset_id, {agg}({text} || {unit} || vuln_id || {unit} || component, {record}) \
+                 FROM findings WHERE asset_id IN ({}) AND component_kind = 'package' \
+                 AND status IN ('open', 'reopened') GROUP BY asset_id",
+                crate::sql::id_list(chunk.iter().map(|a| a.0))
+            );
+            let rows: Vec<(i64, String)> =
+                with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .fetch_all(p)
+                    .await?);
+            for (asset, packed) in rows {
+                let mut list = Vec::new();
+                for rec in packed.split('\u{1e}') {
+                    let mut f = rec.splitn(3, '\u{1f}');
+                    let (Some(id), Some(vuln), Some(component)) = (f.next(), f.next(), f.next())
+                    else {
+                        return Err(crate::error::StoreError::corrupt("findings", rec));
+                    };
+                    let id = id
+                        .parse()
+                        .map_err(|_| crate::error::StoreError::corrupt("finding id", id))?;
+                    list.push((FindingId(id), vuln.to_string(), component.to_string()));
                 }
-                let sql = format!(
-                    "SELECT asset_id, id, vuln_id, component FROM findings WHERE \
-                     component_kind = 'package' AND status IN ('open', 'reopened'){filter}"
-                );
-                let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-                    for c in components.iter() {
-                        q = q.bind(c);
-                    }
-                    q.fetch_all(p).await?
-                });
-                out.extend(
-                    rows.into_iter()
-                        .map(|(a, id, v, c)| (AssetId(a), FindingId(id), v, c)),
-                );
+                out.insert(AssetId(asset), list);
             }
         }
         Ok(out)

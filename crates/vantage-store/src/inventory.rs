@@ -193,14 +193,11 @@ impl Store {
             .collect()
     }
 
-    /// The packages of many assets in one pass (`None`: of every asset), optionally only those
-    /// whose binary or source name is among `names` (what a knowledge change touched; read
-    /// through the name indexes).
-    pub async fn packages_of_assets(
-        &self,
-        assets: Option<&[AssetId]>,
-        names: Option<&[String]>,
-    ) -> Result<Vec<(AssetId, NewPackage)>> {
+    /// The packages, on every asset, whose binary or source name is among `names` (what a
+    /// knowledge change touched): (asset, package). One pass over the table in SQL (0.2 s for
+    /// 2 M rows on SQLite): indexes leading with the name would cost every inventory import
+    /// ten times more writes (measured: 2 M rows loaded host by host in 75 s instead of 6.5 s).
+    pub async fn packages_named(&self, names: &[String]) -> Result<Vec<(AssetId, NewPackage)>> {
         type Row = (
             i64,
             String,
@@ -211,56 +208,84 @@ impl Store {
             String,
         );
         let mut out = Vec::new();
-        let name_chunks: Vec<&[String]> = match names {
-            Some(n) => n.chunks(400).collect(),
-            None => vec![&[]],
+        for chunk in names.chunks(400) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
+                 FROM packages WHERE name IN ({list}) OR source_name IN ({list})"
+            );
+            let rows: Vec<Row> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for n in chunk {
+                    q = q.bind(n);
+                }
+                q.fetch_all(p).await?
+            });
+            for (asset, ecosystem, name, version, source_name, source_version, arch) in rows {
+                out.push((
+                    AssetId(asset),
+                    NewPackage {
+                        ecosystem: parse(&ecosystem, "package ecosystem")?,
+                        name,
+                        version,
+                        source_name,
+                        source_version,
+                        arch,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every package of these assets, aggregated in SQL to one row per asset (a full
+    /// re-detection reads millions of package rows: one string per host crosses the driver
+    /// instead of two thousand rows).
+    pub async fn packages_by_asset(
+        &self,
+        assets: &[AssetId],
+    ) -> Result<std::collections::HashMap<AssetId, Vec<NewPackage>>> {
+        let mut out = std::collections::HashMap::new();
+        let (unit, record, agg) = match self.backend() {
+            crate::Backend::Sqlite => ("char(31)", "char(30)", "group_concat"),
+            crate::Backend::Postgres => ("chr(31)", "chr(30)", "string_agg"),
         };
-        let asset_chunks: Vec<Option<String>> = match assets {
-            Some(a) => a
-                .chunks(500)
-                .map(|c| Some(crate::sql::id_list(c.iter().map(|a| a.0))))
-                .collect(),
-            None => vec![None],
-        };
-        for ids in &asset_chunks {
-            for names in &name_chunks {
-                let mut filter = Vec::new();
-                if let Some(ids) = ids {
-                    filter.push(format!("asset_id IN ({ids})"));
+        for chunk in assets.chunks(200) {
+            let sql = format!(
+                "SELECT asset_id, {agg}(ecosystem || {unit} || name || {unit} || version || {unit} || \
+                 COALESCE(source_name, '') || {unit} || COALESCE(source_version, '') || {unit} || arch, \
+                 {record}) FROM packages WHERE asset_id IN ({}) GROUP BY asset_id",
+                crate::sql::id_list(chunk.iter().map(|a| a.0))
+            );
+            let rows: Vec<(i64, String)> =
+                with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .fetch_all(p)
+                    .await?);
+            for (asset, packed) in rows {
+                let mut list = Vec::new();
+                for rec in packed.split('\u{1e}') {
+                    let f: Vec<&str> = rec.split('\u{1f}').collect();
+                    let [ecosystem, name, version, source_name, source_version, arch] = f[..]
+                    else {
+                        return Err(crate::error::StoreError::corrupt(
+                            "packages",
+                            format!("asset {asset}: a name or version holds a control character"),
+                        ));
+                    };
+                    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+                    list.push(NewPackage {
+                        ecosystem: parse(ecosystem, "package ecosystem")?,
+                        name: name.to_string(),
+                        version: version.to_string(),
+                        source_name: opt(source_name),
+                        source_version: opt(source_version),
+                        arch: arch.to_string(),
+                    });
                 }
-                if !names.is_empty() {
-                    let list = (1..=names.len())
-                        .map(|i| format!("${i}"))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    filter.push(format!("(name IN ({list}) OR source_name IN ({list}))"));
-                }
-                let sql = format!(
-                    "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
-                     FROM packages{}{}",
-                    if filter.is_empty() { "" } else { " WHERE " },
-                    filter.join(" AND ")
-                );
-                let rows: Vec<Row> = with_pool!(self, |p| {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-                    for n in names.iter() {
-                        q = q.bind(n);
-                    }
-                    q.fetch_all(p).await?
-                });
-                for (asset, ecosystem, name, version, source_name, source_version, arch) in rows {
-                    out.push((
-                        AssetId(asset),
-                        NewPackage {
-                            ecosystem: parse(&ecosystem, "package ecosystem")?,
-                            name,
-                            version,
-                            source_name,
-                            source_version,
-                            arch,
-                        },
-                    ));
-                }
+                out.insert(AssetId(asset), list);
             }
         }
         Ok(out)

@@ -286,7 +286,9 @@ pub enum InventoryCommand {
     /// (/lib/apk/db/installed), a dpkg status file (/var/lib/dpkg/status) or `dpkg-query -W`
     /// output, an rpm list (`rpm -qa`, or
     /// `rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n'`), or a
-    /// CycloneDX / SPDX JSON SBOM; the format is recognised from the content.
+    /// CycloneDX / SPDX JSON SBOM (recognised from the content), or a language lockfile
+    /// (recognised from its name: Cargo.lock, package-lock.json, requirements*.txt,
+    /// poetry.lock, Pipfile.lock, go.mod, composer.lock, Gemfile.lock).
     ///
     /// The asset is created or updated by name; its packages are replaced. Distribution
     /// packages are judged by source package with the distribution's security data for the
@@ -300,7 +302,8 @@ pub enum InventoryCommand {
         vantage feeds import ../shared/data/distro/alpine-secdb\n  \
         vantage inventory import --asset web-01 --os alpine:3.19 installed\n  \
         vantage inventory import --asset db-02 --os debian:12 /var/lib/dpkg/status --fail-on p1\n  \
-        vantage inventory import --asset shop bom.cdx.json\n\n\
+        vantage inventory import --asset shop bom.cdx.json\n  \
+        vantage inventory import --asset shop-api Cargo.lock\n\n\
 Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
     Import {
         /// Asset name (created if new).

@@ -3,6 +3,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod lockfile;
 pub mod rpm;
 pub mod sbom;
 
@@ -159,6 +160,21 @@ impl Inventory {
             container: false,
             skipped: 0,
         }
+    }
+}
+
+/// Recognises the format from the file name (language lockfiles: `Cargo.lock`,
+/// `package-lock.json`, `requirements.txt` …) or else from the content, and parses it.
+pub fn parse_named(file_name: &str, text: &str) -> Result<Inventory, InventoryError> {
+    match lockfile::format_of(file_name) {
+        Some(format) => {
+            let (packages, skipped) = lockfile::parse(format, text)?;
+            Ok(Inventory {
+                skipped,
+                ..Inventory::of(format, packages)
+            })
+        }
+        None => parse(text),
     }
 }
 
