@@ -223,9 +223,10 @@ async fn run(backend: Backend, hosts: u32) -> Report {
         .unwrap();
     let one_host_ms = t.elapsed().as_secs_f64() * 1000.0;
     eprintln!(
-        "{}: one host {one_host_ms:.0} ms ({} findings; prioritization {:.0} ms)",
+        "{}: one host {one_host_ms:.0} ms ({} findings; matching {:.1} ms, prioritization {:.0} ms)",
         backend.as_str(),
         solo.findings,
+        solo.match_ms,
         solo.prioritization.seconds * 1000.0
     );
     Report {

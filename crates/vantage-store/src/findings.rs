@@ -433,6 +433,26 @@ impl Store {
         Ok(out)
     }
 
+    /// An asset's open findings counted by priority: P1 … P4, then not yet prioritized.
+    pub async fn open_priority_counts(&self, asset: AssetId) -> Result<[u64; 5]> {
+        let rows: Vec<(Option<i16>, i64)> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT priority, COUNT(*) FROM findings WHERE asset_id = $1 \
+             AND status IN ('open', 'reopened') GROUP BY priority"
+        )
+        .bind(asset.0)
+        .fetch_all(p)
+        .await?);
+        let mut out = [0u64; 5];
+        for (priority, n) in rows {
+            let slot = match priority {
+                Some(r @ 1..=4) => usize::from(r as u8) - 1,
+                _ => 4,
+            };
+            out[slot] += n as u64;
+        }
+        Ok(out)
+    }
+
     /// Marks these findings fixed (those still open or reopened) at `now`; returns how many.
     pub async fn fix_findings(&self, ids: &[FindingId], now: time::OffsetDateTime) -> Result<u64> {
         let mut n = 0;
