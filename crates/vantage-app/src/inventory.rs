@@ -113,6 +113,62 @@ fn split(packages: &[InstalledPackage]) -> (Vec<InstalledPackage>, Vec<Installed
         .partition(|p| p.ecosystem.osv_name().is_none())
 }
 
+/// One host's detections: distribution packages by its release's data, language packages by
+/// OSV advisories.
+fn detect_host(
+    os: Option<&OsRelease>,
+    packages: &[InstalledPackage],
+    releases: &HashMap<String, Vec<DistroFix>>,
+    advisories: &[Advisory],
+) -> Vec<Detection> {
+    let (distro, language) = split(packages);
+    let mut detections = Vec::new();
+    if let Some(os) = os
+        && !distro.is_empty()
+        && let Some(fixes) = releases.get(&os.label())
+    {
+        detections.extend(match_distro(os, &distro, fixes));
+    }
+    if !language.is_empty() {
+        detections.extend(match_osv(&language, advisories));
+    }
+    detections
+}
+
+/// Matches many hosts on every core (matching is pure CPU work over shared, read-only data).
+fn match_hosts(
+    work: &[(AssetId, Option<OsRelease>, Vec<InstalledPackage>)],
+    releases: &HashMap<String, Vec<DistroFix>>,
+    advisories: &[Advisory],
+) -> Vec<(AssetId, Vec<Detection>, Option<HashSet<String>>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, work.len().max(1));
+    let per_thread = work.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .chunks(per_thread)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(asset, os, packages)| {
+                            (
+                                *asset,
+                                detect_host(os.as_ref(), packages, releases, advisories),
+                                None,
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a matching thread panicked"))
+            .collect()
+    })
+}
+
 impl App {
     /// The distribution data about these packages for a release, and the number of source
     /// packages asked about.
@@ -376,31 +432,23 @@ impl App {
                 .cloned()
                 .collect();
             let advisories = self.advisories_for(&all_language).await?;
-            let mut judged = Vec::new();
-            let matching = std::time::Instant::now();
+            // The releases of this batch, read once for the whole run.
+            let mut work = Vec::with_capacity(batch.len());
             for (asset, os) in batch {
                 let os = os.as_deref().and_then(|o| OsRelease::parse(o).ok());
-                let pkgs = packages.remove(asset).unwrap_or_default();
-                let (distro, language) = split(&pkgs);
-                let mut detections = Vec::new();
                 if let Some(os) = &os
-                    && !distro.is_empty()
+                    && let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label())
                 {
-                    if let std::collections::hash_map::Entry::Vacant(e) = releases.entry(os.label())
-                    {
-                        e.insert(
-                            self.store
-                                .distro_fixes_for_release(distro_of(os), &os.version)
-                                .await?,
-                        );
-                    }
-                    detections.extend(match_distro(os, &distro, &releases[&os.label()]));
+                    e.insert(
+                        self.store
+                            .distro_fixes_for_release(distro_of(os), &os.version)
+                            .await?,
+                    );
                 }
-                if !language.is_empty() {
-                    detections.extend(match_osv(&language, &advisories));
-                }
-                judged.push((*asset, detections, None));
+                work.push((*asset, os, packages.remove(asset).unwrap_or_default()));
             }
+            let matching = std::time::Instant::now();
+            let judged = match_hosts(&work, &releases, &advisories);
             report.match_seconds += matching.elapsed().as_secs_f64();
             let (detected, written, fixed) = self.judge_batch(judged, now).await?;
             report.assets += batch.len() as u64;
