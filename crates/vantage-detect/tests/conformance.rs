@@ -94,6 +94,25 @@ fn assert_agree(tool: &str, answered: &[(&str, &str, &str)], compare: fn(&str, &
     );
 }
 
+/// The output of a reference script of `tests/` run on the shared data with `$VANTAGE_PYTHON`
+/// (univers, which brings `packaging` and python-semver).
+fn reference_pairs(script: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .arg(data())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set VANTAGE_PYTHON): {e}", python()));
+    assert!(
+        out.status.success(),
+        "{script}: pip install univers? {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Runs a program with `input` on its standard input.
 fn run_with_input(program: &str, args: &[&str], input: &str) -> std::process::Output {
     let mut child = Command::new(program)
@@ -153,18 +172,7 @@ fn dpkg_order_matches_dpkg_compare_versions() {
 
 #[test]
 fn apk_order_matches_univers() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apk_pairs.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(data())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} (set VANTAGE_PYTHON): {e}", python()));
-    assert!(
-        out.status.success(),
-        "pip install univers? {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = reference_pairs("apk_pairs.py");
     let answered: Vec<(&str, &str, &str)> = text
         .lines()
         .filter_map(|line| {
@@ -234,18 +242,7 @@ for line in sys.stdin:\n    a, b = line.split()\n    print({-1: '<', 0: '=', 1: 
 
 #[test]
 fn pypi_and_semver_order_match_packaging_and_python_semver() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang_pairs.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(data())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} (set VANTAGE_PYTHON): {e}", python()));
-    assert!(
-        out.status.success(),
-        "pip install univers (packaging, semver)? {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = reference_pairs("lang_pairs.py");
     let mut by_scheme: std::collections::HashMap<&str, Vec<(&str, &str, &str)>> =
         Default::default();
     for line in text.lines() {

@@ -372,10 +372,7 @@ impl Store {
             let sql = format!(
                 "SELECT asset_id, id, vuln_id, component FROM findings WHERE component IN ({}) \
                  AND component_kind = 'package' AND status IN ('open', 'reopened')",
-                (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                crate::sql::placeholders(chunk.len(), 1)
             );
             let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));

@@ -209,10 +209,7 @@ impl Store {
         );
         let mut out = Vec::new();
         for chunk in names.chunks(400) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = crate::sql::placeholders(chunk.len(), 1);
             let sql = format!(
                 "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
                  FROM packages WHERE name IN ({list}) OR source_name IN ({list})"
@@ -307,10 +304,7 @@ impl Store {
         handled: &[(String, String, String)],
     ) -> Result<()> {
         for chunk in handled.chunks(300) {
-            let tuples = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                .collect::<Vec<_>>()
-                .join(",");
+            let tuples = crate::sql::tuples(chunk.len(), 3);
             let sql =
                 format!("DELETE FROM detection_changes WHERE (kind, scope, name) IN ({tuples})");
             with_pool!(self, |p| {
@@ -357,12 +351,10 @@ impl Store {
     ) -> Result<Vec<DistroFix>> {
         let mut out = Vec::new();
         for chunk in packages.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
                 "SELECT {FIX_COLUMNS} FROM distro_fixes \
                  WHERE distro = $1 AND release = $2 AND package IN ({})",
-                placeholders.join(",")
+                crate::sql::placeholders(chunk.len(), 3)
             );
             let rows: Vec<FixRow> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -389,14 +381,12 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<OsvAdvisory> = Vec::new();
         for chunk in packages.chunks(400) {
-            let pairs: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
+            let pairs = crate::sql::tuples(chunk.len(), 2);
             let sql = format!(
                 "SELECT DISTINCT r.vuln_id, r.status, r.affected FROM osv_packages p \
                  JOIN vuln_records r ON r.vuln_id = p.vuln_id AND r.feed = p.feed \
                  WHERE (p.ecosystem, p.name) IN ({})",
-                pairs.join(",")
+                pairs
             );
             let rows: Vec<(String, Option<String>, String)> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
@@ -426,10 +416,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "SELECT vuln_id, alias FROM vuln_aliases WHERE vuln_id IN ({})",
-                (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                crate::sql::placeholders(chunk.len(), 1)
             );
             let rows: Vec<(String, String)> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
@@ -458,14 +445,12 @@ impl Store {
     ) -> Result<Vec<(VulnId, Vec<CpeMatch>)>> {
         let mut merged: std::collections::BTreeMap<String, Vec<CpeMatch>> = Default::default();
         for chunk in products.chunks(400) {
-            let pairs: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
+            let pairs = crate::sql::tuples(chunk.len(), 2);
             let sql = format!(
                 "SELECT DISTINCT r.vuln_id, r.feed, r.cpe_matches FROM cpe_products p \
                  JOIN vuln_records r ON r.vuln_id = p.vuln_id AND r.feed = p.feed \
                  WHERE (p.vendor, p.product) IN ({})",
-                pairs.join(",")
+                pairs
             );
             let rows: Vec<(String, String, String)> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));

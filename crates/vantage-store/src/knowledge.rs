@@ -14,7 +14,7 @@ use vantage_domain::{
 
 use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::{Result, StoreError};
-use crate::sql::{from_opt_ts, parse, ts};
+use crate::sql::{from_opt_ts, parse, placeholders, ts};
 
 /// Rows per multi-row statement in the knowledge tables (at most 8 columns: 8,000 parameters).
 const BATCH: usize = 1000;
@@ -66,13 +66,6 @@ pub struct ImportLog {
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 impl Store {

@@ -30,6 +30,22 @@ where
     s.parse().map_err(|e| StoreError::corrupt(what, e))
 }
 
+/// `$first,…`: numbered placeholders for `n` values.
+pub(crate) fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `($1, $2),($3, $4)…`: `n` row values of `width` placeholders each, for `(a, b) IN (…)`.
+pub(crate) fn tuples(n: usize, width: usize) -> String {
+    (0..n)
+        .map(|i| format!("({})", placeholders(width, i * width + 1)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A comma-separated list of integer literals for `IN (…)`; integers need no quoting.
 pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     ids.into_iter()
