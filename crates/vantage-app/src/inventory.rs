@@ -512,7 +512,7 @@ impl App {
                 continue;
             }
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_named(names).await? {
+            for (asset, p) in self.store.packages_named(names, false).await? {
                 let p = installed(&p);
                 if hosts.contains_key(&asset) && p.ecosystem.osv_name().is_none() {
                     packages.entry(asset).or_default().push(p);
@@ -544,7 +544,7 @@ impl App {
             };
             let live: HashSet<AssetId> = oses.iter().map(|(a, _)| *a).collect();
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = HashMap::new();
-            for (asset, p) in self.store.packages_named(&names).await? {
+            for (asset, p) in self.store.packages_named(&names, true).await? {
                 let p = installed(&p);
                 if let Some(eco) = p.ecosystem.osv_name()
                     && live.contains(&asset)

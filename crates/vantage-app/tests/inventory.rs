@@ -420,21 +420,31 @@ both_backends! {
         let bom = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.cdx.json");
         let r = app.import_inventory_file(None, None, &bom).await.unwrap();
         let before = open_cves(&app, r.asset_id).await;
-        app.redetect_changes().await.unwrap();
+        // A Python service's pins, its names as written (`Typing_Extensions`).
         let dir = tempfile::tempdir().unwrap();
+        let pins = dir.path().join("requirements.txt");
+        std::fs::write(&pins, "Typing_Extensions==4.0.0\n").unwrap();
+        let api = app.import_inventory("api", None, &pins).await.unwrap();
+        assert_eq!((api.format, api.language_packages, api.findings), ("requirements", 1, 0));
+        app.redetect_changes().await.unwrap();
         let feed = dir.path().join("new.jsonl");
         std::fs::write(
             &feed,
-            r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00:00Z","published":"2099-01-01T00:00:00Z","aliases":["CVE-2099-1111"],"summary":"test advisory","affected":[{"package":{"ecosystem":"crates.io","name":"tokio"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"1.19.0"}]}]}]}"#,
+            concat!(
+                r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00:00Z","published":"2099-01-01T00:00:00Z","aliases":["CVE-2099-1111"],"summary":"test advisory","affected":[{"package":{"ecosystem":"crates.io","name":"tokio"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"1.19.0"}]}]}]}"#,
+                "\n",
+                r#"{"id":"PYSEC-2099-0002","modified":"2099-01-01T00:00:00Z","published":"2099-01-01T00:00:00Z","aliases":[],"summary":"test advisory","affected":[{"package":{"ecosystem":"PyPI","name":"typing-extensions"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"4.1.0"}]}]}]}"#,
+            ),
         )
         .unwrap();
         app.import_feed(&feed, &ImportOptions::default()).await.unwrap();
-        let queued = app.store.detection_changes().await.unwrap();
-        assert_eq!(queued, [("osv".to_string(), "crates.io".to_string(), "tokio".to_string())]);
+        let queued: Vec<String> = app.store.detection_changes().await.unwrap().into_iter().map(|(k, s, n)| format!("{k} {s} {n}")).collect();
+        assert_eq!(queued, ["osv PyPI typing-extensions", "osv crates.io tokio"]);
         let d = app.redetect_changes().await.unwrap();
-        assert_eq!((d.assets, d.new, d.fixed), (1, 1, 0), "{d:?}");
+        assert_eq!((d.assets, d.new, d.fixed), (2, 2, 0), "{d:?}");
         let mut want = before;
         want.insert("CVE-2099-1111".into());
         assert_eq!(open_cves(&app, r.asset_id).await, want);
+        assert_eq!(open_cves(&app, api.asset_id).await, BTreeSet::from(["PYSEC-2099-0002".to_string()]));
     }
 }

@@ -67,6 +67,11 @@ pub struct OsvAdvisory {
     pub aliases: Vec<VulnId>,
 }
 
+/// Lower case, `_` and `.` as `-` (see [`Store::packages_named`]).
+fn fold(name: &str) -> String {
+    name.to_lowercase().replace(['_', '.'], "-")
+}
+
 impl Store {
     /// Replaces an asset's installed packages with `packages`, in one transaction (multi-row
     /// statements on SQLite, column arrays on PostgreSQL). Returns how many were stored.
@@ -197,7 +202,14 @@ impl Store {
     /// knowledge change touched): (asset, package). One pass over the table in SQL (0.2 s for
     /// 2 M rows on SQLite): indexes leading with the name would cost every inventory import
     /// ten times more writes (measured: 2 M rows loaded host by host in 75 s instead of 6.5 s).
-    pub async fn packages_named(&self, names: &[String]) -> Result<Vec<(AssetId, NewPackage)>> {
+    ///
+    /// `folded`: compare names folded (lower case, `_` and `.` as `-`) on both sides, a superset
+    /// of every ecosystem's name equivalence (PEP 503 …) that the caller narrows down.
+    pub async fn packages_named(
+        &self,
+        names: &[String],
+        folded: bool,
+    ) -> Result<Vec<(AssetId, NewPackage)>> {
         type Row = (
             i64,
             String,
@@ -210,14 +222,21 @@ impl Store {
         let mut out = Vec::new();
         for chunk in names.chunks(400) {
             let list = crate::sql::placeholders(chunk.len(), 1);
-            let sql = format!(
-                "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
-                 FROM packages WHERE name IN ({list}) OR source_name IN ({list})"
-            );
+            let sql = if folded {
+                format!(
+                    "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
+                     FROM packages WHERE lower(replace(replace(name, '_', '-'), '.', '-')) IN ({list})"
+                )
+            } else {
+                format!(
+                    "SELECT asset_id, ecosystem, name, version, source_name, source_version, arch \
+                     FROM packages WHERE name IN ({list}) OR source_name IN ({list})"
+                )
+            };
             let rows: Vec<Row> = with_pool!(self, |p| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
                 for n in chunk {
-                    q = q.bind(n);
+                    q = q.bind(if folded { fold(n) } else { n.clone() });
                 }
                 q.fetch_all(p).await?
             });

@@ -510,6 +510,15 @@ impl Store {
                     .await?
                     .rows_affected();
                 }
+                if !profiles.is_empty() {
+                    // Fresh statistics first: after a bulk detection the planner would believe
+                    // the tables nearly empty and pair every asset with every context through
+                    // the `context_id IS NULL` index (measured: over 10 minutes for 3.25 M new
+                    // findings, instead of seconds with a hash join).
+                    sqlx::query("ANALYZE findings, priority_contexts")
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for profile in &profiles {
                     applied.findings_attached += sqlx::query(ATTACH)
                         .bind(profile)
