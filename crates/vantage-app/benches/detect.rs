@@ -64,12 +64,16 @@ async fn run(backend: Backend, hosts: u32) -> Report {
     let base = base_packages();
     let names: std::collections::HashSet<&str> = base.iter().map(|p| p.0.as_str()).collect();
     let mut extra: Vec<(String, String)> = Vec::new();
-    for f in db
+    // In a fixed order: both backends build the same fleet.
+    let mut fixes = db
         .store
         .distro_fixes_for_release("ubuntu", "24.04")
         .await
-        .unwrap()
-    {
+        .unwrap();
+    fixes.sort_by(|a, b| {
+        (a.package.as_str(), a.vuln_id.as_str()).cmp(&(b.package.as_str(), b.vuln_id.as_str()))
+    });
+    for f in fixes {
         if let Some(v) = f.fixed_version
             && !names.contains(f.package.as_str())
             && !extra.iter().any(|(n, _)| *n == f.package)
