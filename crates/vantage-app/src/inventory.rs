@@ -99,6 +99,22 @@ fn installed(p: &NewPackage) -> InstalledPackage {
     }
 }
 
+/// `--os`: `DISTRO:RELEASE`, or the path of the host's `/etc/os-release` (copied beside the
+/// inventory), read for its `ID` and `VERSION_ID`.
+fn os_release_of(flag: &str) -> Result<OsRelease, AppError> {
+    let path = Path::new(flag);
+    if !flag.contains(':') && path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AppError::Invalid(format!("--os {flag}: {e}")))?;
+        return OsRelease::from_os_release(&text).ok_or_else(|| {
+            AppError::Invalid(format!(
+                "--os {flag}: not an os-release file (no ID= and VERSION_ID= lines)"
+            ))
+        });
+    }
+    OsRelease::parse(flag).map_err(|e| AppError::Invalid(e.message))
+}
+
 /// Hosts judged per batch by a full re-detection: their packages and open findings are read
 /// in one query each.
 const REDETECT_BATCH: usize = 50;
@@ -683,10 +699,7 @@ impl App {
     ) -> Result<InventoryReport, AppError> {
         let started = std::time::Instant::now();
         // Flags first: a wrong --os is said before the file is read.
-        let os_flag = os
-            .map(OsRelease::parse)
-            .transpose()
-            .map_err(|e| AppError::Invalid(e.message))?;
+        let os_flag = os.map(os_release_of).transpose()?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", path.display())))?;
         let file_name = path

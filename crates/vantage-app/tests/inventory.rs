@@ -179,6 +179,16 @@ both_backends! {
         assert_eq!(app.store.count_packages(vantage_domain::AssetId(r.asset_id)).await.unwrap(), packages);
         assert_eq!(open_cves(&app, r.asset_id).await.len(), 9);
 
+        // --os may be the host's os-release file.
+        std::fs::write(&file, alpine_installed(false)).unwrap();
+        let os_release = file.with_file_name("os-release");
+        std::fs::write(&os_release, "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n").unwrap();
+        let r3 = app.import_inventory("alpine319", Some(os_release.to_str().unwrap()), &file).await.unwrap();
+        assert_eq!((r3.os.as_deref(), r3.findings), (Some("alpine:3.19"), 13));
+        std::fs::write(&os_release, "hello\n").unwrap();
+        let e = app.import_inventory("alpine319", Some(os_release.to_str().unwrap()), &file).await.unwrap_err();
+        assert!(e.to_string().contains("not an os-release file"), "{e}");
+
         // Without --os, an apk database says which flag to pass.
         std::fs::write(&file, alpine_installed(false)).unwrap();
         let e = app.import_inventory("x", None, &file).await.unwrap_err();

@@ -331,7 +331,8 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Operating system release, DISTRO:RELEASE: alpine:3.19, debian:12, ubuntu:24.04,
-    /// rhel:9, rocky:9. Needed for distribution packages unless the file names it (SBOMs).
+    /// rhel:9, rocky:9 — or the path of the host's os-release file (a copy of /etc/os-release).
+    /// Needed for distribution packages unless the file names it (SBOMs).
     #[arg(long)]
     pub os: Option<String>,
     /// The inventory file.
