@@ -396,36 +396,27 @@ impl Store {
         assets: &[AssetId],
     ) -> Result<std::collections::HashMap<AssetId, Vec<(FindingId, String, String)>>> {
         let mut out = std::collections::HashMap::new();
-        let (unit, record, agg, text) = match self.backend() {
-            crate::Backend::Sqlite => ("char(31)", "char(30)", "group_concat", "id"),
-            crate::Backend::Postgres => ("chr(31)", "chr(30)", "string_agg", "id::text"),
-        };
-        for chunk in assets.chunks(200) {
-            let sql = format!(
-                "SELECT asset_id, {agg}({text} || {unit} || vuln_id || {unit} || component, {record}) \
-                 FROM findings WHERE asset_id IN ({}) AND component_kind = 'package' \
-                 AND status IN ('open', 'reopened') GROUP BY asset_id",
-                crate::sql::id_list(chunk.iter().map(|a| a.0))
-            );
-            let rows: Vec<(i64, String)> =
-                with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                    .fetch_all(p)
-                    .await?);
-            for (asset, packed) in rows {
-                let mut list = Vec::new();
-                for rec in packed.split('\u{1e}') {
-                    let mut f = rec.splitn(3, '\u{1f}');
-                    let (Some(id), Some(vuln), Some(component)) = (f.next(), f.next(), f.next())
-                    else {
-                        return Err(crate::error::StoreError::corrupt("findings", rec));
-                    };
-                    let id = id
-                        .parse()
-                        .map_err(|_| crate::error::StoreError::corrupt("finding id", id))?;
-                    list.push((FindingId(id), vuln.to_string(), component.to_string()));
-                }
-                out.insert(AssetId(asset), list);
+        let rows = self
+            .packed_by_asset(
+                "findings",
+                &["id", "vuln_id", "component"],
+                " AND component_kind = 'package' AND status IN ('open', 'reopened')",
+                assets,
+            )
+            .await?;
+        for (asset, packed) in rows {
+            let mut list = Vec::new();
+            for rec in packed.split('\u{1e}') {
+                let mut f = rec.splitn(3, '\u{1f}');
+                let (Some(id), Some(vuln), Some(component)) = (f.next(), f.next(), f.next()) else {
+                    return Err(crate::error::StoreError::corrupt("findings", rec));
+                };
+                let id = id
+                    .parse()
+                    .map_err(|_| crate::error::StoreError::corrupt("finding id", id))?;
+                list.push((FindingId(id), vuln.to_string(), component.to_string()));
             }
+            out.insert(AssetId(asset), list);
         }
         Ok(out)
     }
