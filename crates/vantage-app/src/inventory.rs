@@ -115,6 +115,9 @@ fn os_release_of(flag: &str) -> Result<OsRelease, AppError> {
     OsRelease::parse(flag).map_err(|e| AppError::Invalid(e.message))
 }
 
+/// A host's open package findings: (finding, vulnerability, component).
+type OpenKeys = HashMap<AssetId, Vec<(vantage_domain::FindingId, String, String)>>;
+
 /// Hosts judged per batch by a full re-detection: their packages and open findings are read
 /// in one query each.
 const REDETECT_BATCH: usize = 50;
@@ -345,6 +348,7 @@ impl App {
         &self,
         judged: Vec<(AssetId, Vec<Detection>, Option<HashSet<String>>)>,
         now: OffsetDateTime,
+        prefetched: Option<OpenKeys>,
     ) -> Result<(u64, u64, u64), AppError> {
         if judged.is_empty() {
             return Ok((0, 0, 0));
@@ -372,12 +376,11 @@ impl App {
         };
         // Unrestricted (a full re-detection): every open finding of these hosts, one
         // aggregated row per host.
-        let mut open_by_asset: HashMap<AssetId, Vec<(vantage_domain::FindingId, String, String)>> =
-            if restricted.is_none() {
-                self.store.open_package_keys_by_asset(&assets).await?
-            } else {
-                HashMap::new()
-            };
+        let mut open_by_asset: OpenKeys = match (restricted.is_none(), prefetched) {
+            (true, Some(open)) => open,
+            (true, None) => self.store.open_package_keys_by_asset(&assets).await?,
+            (false, _) => HashMap::new(),
+        };
         for (asset, id, v, c) in open {
             open_by_asset.entry(asset).or_default().push((id, v, c));
         }
@@ -433,10 +436,12 @@ impl App {
         let inventoried = self.store.inventoried_assets().await?;
         for batch in inventoried.chunks(REDETECT_BATCH) {
             let ids: Vec<AssetId> = batch.iter().map(|(a, _)| *a).collect();
-            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = self
-                .store
-                .packages_by_asset(&ids)
-                .await?
+            // Packages and open findings read side by side (two connections, two cores).
+            let (packed, open) = tokio::try_join!(
+                self.store.packages_by_asset(&ids),
+                self.store.open_package_keys_by_asset(&ids)
+            )?;
+            let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = packed
                 .into_iter()
                 .map(|(a, list)| (a, list.iter().map(installed).collect()))
                 .collect();
@@ -466,7 +471,7 @@ impl App {
             let matching = std::time::Instant::now();
             let judged = match_hosts(&work, &releases, &advisories);
             report.match_seconds += matching.elapsed().as_secs_f64();
-            let (detected, written, fixed) = self.judge_batch(judged, now).await?;
+            let (detected, written, fixed) = self.judge_batch(judged, now, Some(open)).await?;
             report.assets += batch.len() as u64;
             report.findings += detected;
             report.new += written;
@@ -589,6 +594,7 @@ impl App {
                     .map(|(a, (d, c))| (a, d, Some(c)))
                     .collect(),
                 now,
+                None,
             )
             .await?;
         report.findings = detected;
