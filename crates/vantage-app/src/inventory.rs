@@ -434,13 +434,28 @@ impl App {
         // A release's data is read once for all its hosts.
         let mut releases: HashMap<String, Vec<DistroFix>> = Default::default();
         let inventoried = self.store.inventoried_assets().await?;
-        for batch in inventoried.chunks(REDETECT_BATCH) {
+        // A batch's packages and open findings are read side by side (two connections), and the
+        // next batch is read while this one is matched and judged.
+        let read = |batch: &[(AssetId, Option<String>)]| {
+            let store = self.store.clone();
             let ids: Vec<AssetId> = batch.iter().map(|(a, _)| *a).collect();
-            // Packages and open findings read side by side (two connections, two cores).
-            let (packed, open) = tokio::try_join!(
-                self.store.packages_by_asset(&ids),
-                self.store.open_package_keys_by_asset(&ids)
-            )?;
+            tokio::spawn(async move {
+                tokio::try_join!(
+                    store.packages_by_asset(&ids),
+                    store.open_package_keys_by_asset(&ids)
+                )
+            })
+        };
+        let batches: Vec<&[(AssetId, Option<String>)]> =
+            inventoried.chunks(REDETECT_BATCH).collect();
+        let mut next = batches.first().map(|b| read(b));
+        for (i, &batch) in batches.iter().enumerate() {
+            let (packed, open) = next
+                .take()
+                .expect("a read is pending for every batch")
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            next = batches.get(i + 1).map(|b| read(b));
             let mut packages: HashMap<AssetId, Vec<InstalledPackage>> = packed
                 .into_iter()
                 .map(|(a, list)| (a, list.iter().map(installed).collect()))
