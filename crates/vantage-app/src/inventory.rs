@@ -291,64 +291,17 @@ impl App {
         ))
     }
 
-    /// Writes an asset's detections and marks fixed its package findings that are no longer
-    /// detected. A scan (`seen`) refreshes every finding it saw; a re-detection over stored
-    /// packages writes only new findings. Returns (detected, written, fixed).
-    async fn judge(
-        &self,
-        asset: AssetId,
-        detections: Vec<Detection>,
-        now: OffsetDateTime,
-        seen: bool,
-    ) -> Result<(u64, u64, u64), AppError> {
-        let findings: Vec<NewFinding> = detections
-            .into_iter()
-            .map(|d| NewFinding {
-                asset_id: asset,
-                vuln_id: d.vuln_id,
-                evidence: d.evidence,
-                priority: None,
-                score: None,
-                seen_at: now,
-            })
-            .collect();
-        let open = self.store.open_package_findings(asset).await?;
-        let stored: std::collections::HashSet<(&str, &str)> = open
-            .iter()
-            .map(|(_, v, c)| (v.as_str(), c.as_str()))
-            .collect();
-        let detected: std::collections::HashSet<(&str, &str)> = findings
-            .iter()
-            .map(|f| (f.vuln_id.as_str(), f.evidence.component.as_str()))
-            .collect();
-        let to_write: Vec<NewFinding> = if seen {
-            findings.clone()
-        } else {
-            findings
-                .iter()
-                .filter(|f| !stored.contains(&(f.vuln_id.as_str(), f.evidence.component.as_str())))
-                .cloned()
-                .collect()
-        };
-        self.store.upsert_findings(&to_write).await?;
-        let gone: Vec<vantage_domain::FindingId> = open
-            .iter()
-            .filter(|(_, v, c)| !detected.contains(&(v.as_str(), c.as_str())))
-            .map(|(id, _, _)| *id)
-            .collect();
-        let fixed = self.store.fix_findings(&gone, now).await?;
-        Ok((findings.len() as u64, to_write.len() as u64, fixed))
-    }
-
     /// Writes many assets' detections at once. Each asset's judgement may cover only some
     /// components (`Some`: the packages a knowledge change named): its open findings outside
-    /// them are left alone. Only findings not already open are written; open ones no longer
+    /// them are left alone. Only findings not already open are written (with `refresh`, a scan: all
+    /// of them, so that each records when it was last seen); open ones no longer
     /// detected are marked fixed. Returns (detected, written, fixed).
     async fn judge_batch(
         &self,
         judged: Vec<(AssetId, Vec<Detection>, Option<HashSet<String>>)>,
         now: OffsetDateTime,
         prefetched: Option<OpenKeys>,
+        refresh: bool,
     ) -> Result<(u64, u64, u64), AppError> {
         if judged.is_empty() {
             return Ok((0, 0, 0));
@@ -405,7 +358,8 @@ impl App {
             drop(seen);
             detected += detections.len() as u64;
             for d in detections {
-                if !stored.contains(&(d.vuln_id.as_str(), d.evidence.component.as_str())) {
+                if refresh || !stored.contains(&(d.vuln_id.as_str(), d.evidence.component.as_str()))
+                {
                     to_write.push(NewFinding {
                         asset_id: asset,
                         vuln_id: d.vuln_id,
@@ -486,7 +440,8 @@ impl App {
             let matching = std::time::Instant::now();
             let judged = match_hosts(&work, &releases, &advisories);
             report.match_seconds += matching.elapsed().as_secs_f64();
-            let (detected, written, fixed) = self.judge_batch(judged, now, Some(open)).await?;
+            let (detected, written, fixed) =
+                self.judge_batch(judged, now, Some(open), false).await?;
             report.assets += batch.len() as u64;
             report.findings += detected;
             report.new += written;
@@ -610,6 +565,7 @@ impl App {
                     .collect(),
                 now,
                 None,
+                false,
             )
             .await?;
         report.findings = detected;
@@ -808,7 +764,9 @@ impl App {
         let t = std::time::Instant::now();
         detections.extend(match_osv(&language, &advisories));
         match_ms += t.elapsed().as_secs_f64() * 1000.0;
-        let (_, _, fixed) = self.judge(asset, detections, now, true).await?;
+        let (_, _, fixed) = self
+            .judge_batch(vec![(asset, detections, None)], now, None, true)
+            .await?;
         let prioritization = self.run_prioritize_job("inventory").await?;
 
         let by_priority = self.store.open_priority_counts(asset).await?;

@@ -341,25 +341,6 @@ impl Store {
 }
 
 impl Store {
-    /// The open package findings of an asset, as (id, vulnerability, component): what
-    /// re-detection compares a new verdict with, without reading whole findings.
-    pub async fn open_package_findings(
-        &self,
-        asset: AssetId,
-    ) -> Result<Vec<(FindingId, String, String)>> {
-        let rows: Vec<(i64, String, String)> = with_pool!(self, |p| sqlx::query_as(
-            "SELECT id, vuln_id, component FROM findings WHERE asset_id = $1 \
-             AND component_kind = 'package' AND status IN ('open', 'reopened')"
-        )
-        .bind(asset.0)
-        .fetch_all(p)
-        .await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, v, c)| (FindingId(id), v, c))
-            .collect())
-    }
-
     /// Open package findings, on every asset, of these components: (asset, finding,
     /// vulnerability, component). One pass over the table in SQL, for the same reason as
     /// [`Store::packages_named`].

@@ -26,8 +26,9 @@ pub struct NewPackage {
 const FIX_COLUMNS: &str =
     "distro, release, collection, package, vuln_id, status, fixed_version, advisory";
 
+/// A `distro_fixes` row as read (every reader maps it to [`DistroFix`]).
 #[derive(sqlx::FromRow)]
-struct FixRow {
+pub(crate) struct FixRow {
     distro: String,
     release: String,
     collection: String,
@@ -35,7 +36,7 @@ struct FixRow {
     vuln_id: String,
     status: String,
     fixed_version: Option<String>,
-    advisory: Option<String>,
+    pub(crate) advisory: Option<String>,
 }
 
 impl TryFrom<FixRow> for DistroFix {

@@ -665,18 +665,6 @@ struct SummaryRow {
 }
 
 #[derive(FromRow)]
-struct DistroRow {
-    distro: String,
-    release: String,
-    collection: String,
-    package: String,
-    vuln_id: String,
-    status: String,
-    fixed_version: Option<String>,
-    advisory: Option<String>,
-}
-
-#[derive(FromRow)]
 struct CvssRow {
     feed: String,
     source: String,
@@ -795,7 +783,7 @@ impl Store {
         .fetch_all(p)
         .await?
         });
-        let distro: Vec<DistroRow> = with_pool!(self, |p| {
+        let distro: Vec<crate::inventory::FixRow> = with_pool!(self, |p| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT distro, release, collection, package, vuln_id, status, fixed_version, advisory \
                  FROM distro_fixes WHERE vuln_id IN ({list}) ORDER BY distro, release, package, collection"
@@ -935,18 +923,7 @@ impl Store {
                 .collect::<Result<_>>()?,
             distro_fixes: distro
                 .into_iter()
-                .map(|d| {
-                    Ok(DistroFix {
-                        distro: d.distro,
-                        release: d.release,
-                        collection: d.collection,
-                        package: d.package,
-                        vuln_id: parse(&d.vuln_id, "distro fix vuln_id")?,
-                        status: d.status,
-                        fixed_version: d.fixed_version,
-                        advisory: d.advisory,
-                    })
-                })
+                .map(DistroFix::try_from)
                 .collect::<Result<_>>()?,
             open_findings,
         }))
