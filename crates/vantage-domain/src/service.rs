@@ -36,6 +36,39 @@ pub struct TlsCertificate {
     pub sha256: String,
     /// Whether the certificate is self-signed.
     pub self_signed: bool,
+    /// Public key algorithm (`RSA`, `EC`, `Ed25519` …).
+    #[serde(default)]
+    pub key_type: String,
+    /// Public key size in bits (RSA modulus, EC field), 0 when unknown.
+    #[serde(default)]
+    pub key_bits: u32,
+    /// Signature algorithm (`sha256WithRSAEncryption`, `ecdsa-with-SHA256` …).
+    #[serde(default)]
+    pub signature_algorithm: String,
+    /// Negotiated protocol version (`TLSv1.3`).
+    #[serde(default)]
+    pub protocol: String,
+    /// Negotiated cipher suite.
+    #[serde(default)]
+    pub cipher: String,
+    /// Legacy protocol versions the server still accepts (`TLSv1.0`, `TLSv1.1`).
+    #[serde(default)]
+    pub legacy_protocols: Vec<String>,
+    /// Past its end of validity at the time of the scan.
+    #[serde(default)]
+    pub expired: bool,
+    /// Before its start of validity at the time of the scan.
+    #[serde(default)]
+    pub not_yet_valid: bool,
+    /// The name the service was reached by is not among the certificate's names.
+    #[serde(default)]
+    pub hostname_mismatch: bool,
+    /// RSA/DSA key under 2048 bits or EC key under 224 bits.
+    #[serde(default)]
+    pub weak_key: bool,
+    /// Signed with MD5 or SHA-1.
+    #[serde(default)]
+    pub weak_signature: bool,
 }
 
 /// A listening service on an asset.

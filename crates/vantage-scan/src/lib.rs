@@ -1,0 +1,49 @@
+//! Vantage network discovery. Pure collectors: they read the network and return what they saw;
+//! storing it is the application's business.
+//!
+//! - [`targets`]: what may be scanned (targets, exclusions, the scope guard).
+//! - [`ports`]: which ports (nmap-style specs, `--top-ports`).
+//! - [`connect`]: the TCP connect scanner (concurrency, rate, adaptive timeouts, retries).
+//! - [`probes`]: the nmap-service-probes format and its matcher (PCRE2).
+//! - [`fingerprint`]: service identification of an open port (probes, TLS, HTTP).
+//! - [`tls`] and [`http`]: certificate and web facts.
+//! - [`scan`]: one network scan end to end, streaming a report per host.
+//! - [`nmap_xml`]: reading nmap's XML output.
+
+pub mod connect;
+pub mod fingerprint;
+pub mod http;
+pub mod nmap_xml;
+pub mod ports;
+pub mod probes;
+pub mod scan;
+pub mod targets;
+pub mod tls;
+
+pub use connect::{PortState, Progress, Timing};
+pub use fingerprint::ServiceReport;
+pub use scan::{HostReport, PortReport, ScanOptions, run_scan};
+pub use targets::{AddrRange, ScopeGuard, Target, TargetSet};
+
+/// Why a scan could not start or a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A malformed target.
+    #[error("target `{0}`: {1}")]
+    Target(String, String),
+    /// A host name that does not resolve.
+    #[error("host name `{0}` does not resolve: {1}")]
+    Resolve(String, String),
+    /// A malformed port specification.
+    #[error("ports `{0}`: {1}")]
+    Ports(String, String),
+    /// A target outside the allowed scope, refused before any packet.
+    #[error("refused: {0}")]
+    OutOfScope(String),
+    /// An unreadable probe file.
+    #[error("service probes {0}: {1}")]
+    Probes(String, String),
+    /// Malformed nmap XML.
+    #[error("nmap XML {0}: {1}")]
+    NmapXml(String, String),
+}
