@@ -28,6 +28,62 @@ pub struct Config {
     pub feeds: FeedsConfig,
     /// Prioritization: CVSS vector preference and the priority policies scopes name.
     pub priority: vantage_priority::Settings,
+    /// Network discovery: probe data, the global deny list, timing.
+    pub scan: ScanConfig,
+}
+
+/// Network discovery settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScanConfig {
+    /// nmap's service probe file (from Debian's `nmap-common`; not shipped with Vantage).
+    pub probes_file: PathBuf,
+    /// nmap's port frequency table, for `--top-ports` and port names.
+    pub services_file: PathBuf,
+    /// Addresses, blocks or ranges no scan may ever touch, whatever its scope says.
+    pub deny: Vec<String>,
+    /// Connection attempts in flight at once.
+    pub concurrency: usize,
+    /// Connection attempts per second; 0 means no limit.
+    pub rate: u32,
+    /// Extra attempts for a port that did not answer.
+    pub retries: u8,
+    /// Timeout before any round trip was measured, milliseconds.
+    pub initial_timeout_ms: u64,
+    /// Lower bound of the adaptive timeout, milliseconds.
+    pub min_timeout_ms: u64,
+    /// Upper bound of the adaptive timeout, milliseconds.
+    pub max_timeout_ms: u64,
+    /// Hosts scanned at once.
+    pub host_parallelism: usize,
+    /// Service probes' rarity limit, 0-9 (nmap's `--version-intensity`).
+    pub intensity: u8,
+    /// Longest wait for one probe's answer, milliseconds.
+    pub probe_wait_ms: u64,
+    /// Longest time identifying one port, seconds.
+    pub port_budget_secs: u64,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            probes_file: "/usr/share/nmap/nmap-service-probes".into(),
+            services_file: "/usr/share/nmap/nmap-services".into(),
+            deny: ["0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "ff00::/8"]
+                .map(String::from)
+                .to_vec(),
+            concurrency: 2_000,
+            rate: 0,
+            retries: 1,
+            initial_timeout_ms: 1_000,
+            min_timeout_ms: 100,
+            max_timeout_ms: 3_000,
+            host_parallelism: 256,
+            intensity: 7,
+            probe_wait_ms: 5_000,
+            port_budget_secs: 30,
+        }
+    }
 }
 
 /// Vulnerability feed settings.
@@ -198,6 +254,7 @@ impl Default for Config {
             log: LogConfig::default(),
             feeds: FeedsConfig::default(),
             priority: vantage_priority::Settings::default(),
+            scan: ScanConfig::default(),
         }
     }
 }

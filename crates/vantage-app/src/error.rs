@@ -35,6 +35,9 @@ pub enum AppError {
     /// A feed file is unreadable or malformed (the message names file, record and field).
     #[error(transparent)]
     Feed(#[from] vantage_feeds::FeedError),
+    /// A scan request, probe file or nmap file is unusable (the message says which and why).
+    #[error(transparent)]
+    Scan(#[from] vantage_scan::ScanError),
     /// A password could not be hashed or checked.
     #[error("password hashing failed: {0}")]
     Crypto(String),
@@ -50,6 +53,7 @@ impl AppError {
                 | AppError::Invalid(_)
                 | AppError::BadCredentials
                 | AppError::Feed(_)
+                | AppError::Scan(_)
                 | AppError::Store(
                     StoreError::Invalid(_)
                         | StoreError::UnsupportedUrl(_)

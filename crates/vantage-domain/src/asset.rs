@@ -43,6 +43,9 @@ name_enum! {
         Mac = "mac",
         /// A base URL of a web application.
         Url = "url",
+        /// The SHA-256 fingerprint of a TLS certificate a service presented. Weak: consulted
+        /// only when no other identifier recognises the asset (a certificate may be shared).
+        TlsCertificate = "tls_certificate",
     }
 }
 
@@ -55,6 +58,18 @@ pub struct Identifier {
     pub kind: IdentifierKind,
     /// The value, normalised (lower-case host names, canonical IP text).
     pub value: String,
+}
+
+impl IdentifierKind {
+    /// Whether the identifier may be shared by distinct assets (a wildcard certificate, a host
+    /// key baked into a cloned image): such identifiers recognise an asset only when no other
+    /// identifier does.
+    pub fn is_weak(self) -> bool {
+        matches!(
+            self,
+            IdentifierKind::TlsCertificate | IdentifierKind::SshHostKey
+        )
+    }
 }
 
 impl Identifier {

@@ -52,7 +52,7 @@ pub use scope::{
     CiaRequirements, ExposureClass, MembershipRule, Requirement, ScanFrequency, Scope, SlaPolicy,
     Thresholds,
 };
-pub use service::{Service, TlsCertificate, Transport};
+pub use service::{HttpFacts, NewService, Service, TlsCertificate, Transport};
 pub use threat::{CertFrAlert, EpssScore, Exploit, KevEntry};
 pub use user::{ApiToken, Role, User};
 pub use vulnerability::{CvssVector, CvssVersion, VulnId, Vulnerability};

@@ -218,6 +218,9 @@ pub struct Scope {
     pub priority_policy: String,
     /// Whether priorities come from the policy, from SSVC, or the higher of both.
     pub priority_model: PriorityModel,
+    /// Consecutive network scans of the scope that must miss an asset before it is
+    /// decommissioned (kept for history, out of the live inventory).
+    pub decommission_after: u32,
 }
 
 #[cfg(test)]

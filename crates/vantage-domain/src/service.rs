@@ -8,8 +8,10 @@ use crate::macros::name_enum;
 
 name_enum! {
     /// Transport protocol of a service.
+    #[derive(Default)]
     pub enum Transport ("transport") {
         /// TCP.
+        #[default]
         Tcp = "tcp",
         /// UDP.
         Udp = "udp",
@@ -71,6 +73,23 @@ pub struct TlsCertificate {
     pub weak_signature: bool,
 }
 
+/// What `GET /` answered on a web service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HttpFacts {
+    /// Status code.
+    pub status: u16,
+    /// `Server` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `<title>` of the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `Location` of a redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+}
+
 /// A listening service on an asset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -93,12 +112,52 @@ pub struct Service {
     pub cpe: Option<String>,
     /// Raw banner, capped.
     pub banner: Option<String>,
+    /// `ssl` when the service runs inside TLS.
+    pub tunnel: Option<String>,
+    /// Extra information the fingerprint gave (`protocol 2.0`).
+    pub info: Option<String>,
+    /// How it was identified: `probed`, `soft`, `table`, `tcpwrapped`, or nmap's method.
+    pub method: Option<String>,
     /// TLS certificate facts when the service speaks TLS.
     pub tls: Option<TlsCertificate>,
+    /// `GET /` facts of a web service.
+    pub http: Option<HttpFacts>,
     /// First time seen open.
     #[serde(with = "time::serde::rfc3339")]
     pub first_seen: OffsetDateTime,
     /// Last time seen open.
     #[serde(with = "time::serde::rfc3339")]
     pub last_seen: OffsetDateTime,
+    /// When a scan of its port last found it no longer open; `None` while it is open.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// A service as a scan saw it, to record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewService {
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Port number.
+    pub port: u16,
+    /// Service name.
+    pub name: Option<String>,
+    /// Product.
+    pub product: Option<String>,
+    /// Version.
+    pub version: Option<String>,
+    /// First CPE name of the product.
+    pub cpe: Option<String>,
+    /// Banner, printable and capped.
+    pub banner: Option<String>,
+    /// `ssl` when inside TLS.
+    pub tunnel: Option<String>,
+    /// Extra information.
+    pub info: Option<String>,
+    /// How it was identified.
+    pub method: Option<String>,
+    /// TLS facts.
+    pub tls: Option<TlsCertificate>,
+    /// HTTP facts.
+    pub http: Option<HttpFacts>,
 }

@@ -5,28 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The most of a response read.
 pub const MAX_RESPONSE: usize = 256 * 1024;
 
-/// What `GET /` answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpFacts {
-    /// Status code.
-    pub status: u16,
-    /// `Server` header.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
-    /// `<title>` of the page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// `Location` of a redirect.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<String>,
-}
+pub use vantage_domain::HttpFacts;
 
 /// Sends `GET /` with this `Host` and reads the facts.
 pub async fn fetch(

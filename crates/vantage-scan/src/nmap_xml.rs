@@ -21,6 +21,8 @@ pub struct NmapRun {
     pub args: String,
     /// Hosts that were up, with their open ports.
     pub hosts: Vec<HostReport>,
+    /// The TCP ports nmap scanned (`<scaninfo protocol="tcp" services=…>`).
+    pub scanned_ports: Vec<u16>,
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
@@ -63,6 +65,12 @@ pub fn parse(xml: &str, origin: &str) -> Result<NmapRun, ScanError> {
                             pos,
                             "not nmap XML: the root element is not <nmaprun>".into(),
                         ));
+                    }
+                    "scaninfo" if attr(&e, "protocol").as_deref() == Some("tcp") => {
+                        let list = attr(&e, "services").unwrap_or_default();
+                        let ports = crate::ports::parse_ports(&list)
+                            .map_err(|e| err(pos, format!("scaninfo services: {e}")))?;
+                        run.scanned_ports.extend(ports);
                     }
                     // An empty <host/> or <port/> holds nothing to read.
                     "host" | "port" if empty => {}
@@ -191,6 +199,8 @@ pub fn parse(xml: &str, origin: &str) -> Result<NmapRun, ScanError> {
             "no <nmaprun> element: not nmap XML".into(),
         ));
     }
+    run.scanned_ports.sort_unstable();
+    run.scanned_ports.dedup();
     Ok(run)
 }
 
@@ -201,6 +211,7 @@ mod tests {
     const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE nmaprun>
 <nmaprun scanner="nmap" args="nmap -sV -oX - 127.0.0.1" start="1700000000" version="7.93" xmloutputversion="1.05">
+<scaninfo type="connect" protocol="tcp" numservices="6" services="20-22,443,8080,9000"/>
 <host starttime="1700000000" endtime="1700000010"><status state="up" reason="localhost-response" reason_ttl="0"/>
 <address addr="127.0.0.1" addrtype="ipv4"/>
 <hostnames><hostname name="localhost" type="user"/></hostnames>
@@ -216,6 +227,7 @@ mod tests {
     fn reads_hosts_ports_and_services() {
         let run = parse(XML, "t.xml").unwrap();
         assert_eq!(run.version, "7.93");
+        assert_eq!(run.scanned_ports, vec![20, 21, 22, 443, 8080, 9000]);
         assert_eq!(run.hosts.len(), 1);
         let h = &run.hosts[0];
         assert_eq!(h.ip.to_string(), "127.0.0.1");

@@ -68,7 +68,14 @@ impl Store {
         let id: i64 = with_pool!(self, |p| {
             let mut tx = p.begin_write().await?;
             let mut existing: Option<i64> = None;
-            for ident in &a.identifiers {
+            // Weak identifiers (a certificate, a host key) recognise an asset only when no
+            // other identifier does.
+            let (weak, strong): (Vec<&Identifier>, Vec<&Identifier>) =
+                a.identifiers.iter().partition(|i| i.kind.is_weak());
+            for ident in strong.into_iter().chain(weak) {
+                if existing.is_some() && ident.kind.is_weak() {
+                    break;
+                }
                 let found: Option<i64> = sqlx::query_scalar(
                     "SELECT asset_id FROM asset_identifiers WHERE kind = $1 AND value = $2",
                 )

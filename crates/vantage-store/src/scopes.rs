@@ -36,6 +36,8 @@ pub struct NewScope {
     pub priority_policy: String,
     /// Priority model.
     pub priority_model: PriorityModel,
+    /// Consecutive scans missing an asset before it is decommissioned (at least 1).
+    pub decommission_after: u32,
 }
 
 impl NewScope {
@@ -53,6 +55,7 @@ impl NewScope {
             sla: SlaPolicy::default(),
             priority_policy: "default".into(),
             priority_model: PriorityModel::Cvss,
+            decommission_after: 3,
         }
     }
 }
@@ -73,6 +76,7 @@ struct ScopeRow {
     sla: String,
     priority_policy: String,
     priority_model: String,
+    decommission_after: i32,
 }
 
 impl TryFrom<ScopeRow> for Scope {
@@ -100,6 +104,8 @@ impl TryFrom<ScopeRow> for Scope {
                 .map_err(|e| StoreError::corrupt("scope sla", e))?,
             priority_model: parse(&r.priority_model, "scope priority_model")?,
             priority_policy: r.priority_policy,
+            decommission_after: u32::try_from(r.decommission_after)
+                .map_err(|e| StoreError::corrupt("scope decommission_after", e))?,
             name: r.name,
             description: r.description,
         })
@@ -107,7 +113,7 @@ impl TryFrom<ScopeRow> for Scope {
 }
 
 const SCOPE_COLUMNS: &str = "id, name, description, rules, exposure, confidentiality, integrity, \
-                             availability, criticality, frequency, thresholds, sla, priority_policy, priority_model";
+                             availability, criticality, frequency, thresholds, sla, priority_policy, priority_model, decommission_after";
 
 impl Store {
     /// Creates a scope; its name must be unique.
@@ -121,10 +127,15 @@ impl Store {
                 s.criticality
             )));
         }
+        if s.decommission_after == 0 {
+            return Err(StoreError::Invalid(
+                "decommission_after must be at least 1 scan".into(),
+            ));
+        }
         const SQL: &str = "INSERT INTO scopes (name, description, rules, exposure, confidentiality, \
              integrity, availability, criticality, frequency, thresholds, sla, created_at, updated_at, \
-             priority_policy, priority_model) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id";
+             priority_policy, priority_model, decommission_after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
         let res: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
             sqlx::query_scalar(SQL)
                 .bind(&s.name)
@@ -141,6 +152,7 @@ impl Store {
                 .bind(ts(now))
                 .bind(&s.priority_policy)
                 .bind(s.priority_model.as_str())
+                .bind(s.decommission_after as i32)
                 .fetch_one(p)
                 .await
         });

@@ -75,9 +75,12 @@ pub enum Command {
     /// vulnerabilities with the distribution's own security data.
     #[command(subcommand)]
     Inventory(InventoryCommand),
-    /// Scan an artefact: an SBOM now (network targets and images come with discovery).
+    /// Scan the network (hosts, open ports, services, TLS) or an artefact (an SBOM).
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Import results of other tools (nmap XML).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
@@ -348,7 +351,82 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import nmap XML (`nmap -oX FILE`, with -sV for services): every host that was up becomes
+    /// an asset with its open ports, products, versions and CPEs, exactly as `scan network`
+    /// stores them; services on ports nmap covered and no longer saw open are closed.
+    #[command(after_help = "Examples:\n  \
+        nmap -sV -p- -oX lab.xml 10.0.0.0/24 && vantage import nmap lab.xml --scope lab\n\n\
+Exit codes: 0, 1 failure, 2 bad input (malformed XML names the byte position; a host outside \
+--scope is refused and nothing is stored).")]
+    Nmap {
+        /// The XML file.
+        file: PathBuf,
+        /// Scope the hosts belong to (they must be inside its IP ranges).
+        #[arg(long)]
+        scope: Option<String>,
+        /// table (hosts and services), json (the whole report) or csv (one row per service).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Addresses, CIDR blocks, ranges (10.0.0.1-20, 10.0.0.1-10.0.1.5), IPv6 and host names;
+    /// several, or comma-separated.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// TCP ports, nmap style: 22,80,443 or 1-1024 or - (all) [default: the top 1000 of
+    /// nmap-services, else 1-1024]
+    #[arg(long, short = 'p', value_name = "SPEC", conflicts_with = "top_ports")]
+    pub ports: Option<String>,
+    /// The N most frequently open ports of nmap's nmap-services table.
+    #[arg(long, value_name = "N")]
+    pub top_ports: Option<usize>,
+    /// Addresses, blocks or ranges to leave out (repeatable, or comma-separated).
+    #[arg(long, value_name = "TARGET", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Scope whose IP ranges bound the scan: any target outside them is refused before a packet
+    /// is sent. Found hosts join the scope; members the scan covered and did not see count a
+    /// missed scan (decommissioned after the scope's threshold).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Skip host discovery: treat every address as up (nmap's -Pn).
+    #[arg(long = "no-ping", visible_alias = "Pn")]
+    pub no_ping: bool,
+    /// Only find open ports; do not identify services, TLS or HTTP.
+    #[arg(long)]
+    pub no_service_detection: bool,
+    /// Connection attempts per second [default: scan.rate, unlimited]
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// Connection attempts in flight at once [default: scan.concurrency, 2000]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// table (hosts and services), json (the whole report) or csv (one row per service).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ScanCommand {
+    /// Discover hosts and open TCP ports (connect scan: no root needed), identify the services
+    /// with nmap's service probes, read TLS certificates and web pages, and store it all:
+    /// assets merged by address, name and certificate; services closed when they disappear;
+    /// findings for vulnerable product versions (NVD CPE ranges) and weak or expired TLS.
+    ///
+    /// Every target is checked against --scope's IP ranges (without a scope: the targets given)
+    /// and the global deny list (scan.deny) before any connection; a refusal exits with code 2.
+    /// Service identification reads nmap's probe file at run time (scan.probes_file, from
+    /// Debian's nmap-common); it is not shipped with Vantage.
+    #[command(after_help = "Examples:\n  \
+        vantage scan network 10.0.0.0/24 --top-ports 100\n  \
+        vantage scan network db1.example.net 10.0.1.5-20 -p 22,80,443,5432 --scope prod --format json\n  \
+        vantage scan network 10.0.0.0/16 --exclude 10.0.9.0/24 --rate 5000 --no-service-detection\n\n\
+Exit codes: 0, 1 failure, 2 bad input (malformed target or ports, unknown scope, a target outside \
+the scope or in the deny list, a host name that does not resolve).")]
+    Network(NetworkArgs),
     /// Judge a CycloneDX or SPDX JSON SBOM: its components become the packages of an asset
     /// (named by the SBOM's subject unless --asset is given; a container image when the SBOM
     /// says so), judged like `inventory import` — distribution packages by the distribution's
@@ -372,6 +450,32 @@ Exit codes: 0, 1 failure, 2 bad input (an invalid Package URL names its JSON pat
 pub enum ScopesCommand {
     /// List scopes.
     List(FormatArg),
+    /// Create a scope: a group of assets with the IP ranges network scans may touch for it.
+    #[command(
+        after_help = "Example:\n  vantage scopes create lab --range 10.0.0.0/24 --range 10.0.1.5-20 --exposure internal"
+    )]
+    Create {
+        /// Unique name.
+        name: String,
+        /// An IP address, CIDR block or range the scope owns (repeatable).
+        #[arg(long = "range", value_name = "RANGE")]
+        ranges: Vec<String>,
+        /// A domain the scope owns (repeatable).
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// internet, internal, local_only or isolated.
+        #[arg(long, default_value = "internal")]
+        exposure: String,
+        /// Business criticality, 1 (low) to 5 (critical).
+        #[arg(long, default_value_t = 3)]
+        criticality: u8,
+        /// Consecutive network scans that must miss an asset before it is decommissioned.
+        #[arg(long, default_value_t = 3)]
+        decommission_after: u32,
+        /// What the scope is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
     /// Choose where a scope's priorities come from: a policy (`vantage.toml`
     /// `[priority.policies.NAME]`, API-edited, or the built-in `default`) and a model: cvss
     /// (the policy's rules), ssvc (CISA's SSVC tree: Act → P1 … Track → P4) or both (the

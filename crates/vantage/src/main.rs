@@ -90,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cvss(_) => unreachable!("handled before the configuration is loaded"),
         Command::Inventory(c) => commands::inventory::run(config, c).await,
         Command::Scan(c) => commands::inventory::scan(config, c).await,
+        Command::Import(c) => commands::network::import(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),

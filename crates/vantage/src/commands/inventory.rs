@@ -76,6 +76,7 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
 pub async fn scan(config: Config, c: ScanCommand) -> anyhow::Result<()> {
     match c {
         ScanCommand::Sbom { asset, common } => import(config, asset, common).await,
+        ScanCommand::Network(args) => super::network::scan(config, args).await,
     }
 }
 

@@ -128,6 +128,7 @@ impl Row for Scope {
             "frequency",
             "priority_policy",
             "priority_model",
+            "rules",
             "description",
         ]
     }
@@ -140,6 +141,15 @@ impl Row for Scope {
             self.frequency.to_string(),
             self.priority_policy.clone(),
             self.priority_model.to_string(),
+            self.rules
+                .iter()
+                .map(|r| match r {
+                    vantage_domain::MembershipRule::IpRange(x) => format!("ip:{x}"),
+                    vantage_domain::MembershipRule::Domain(x) => format!("domain:{x}"),
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
             self.description.clone(),
         ]
     }
@@ -330,6 +340,46 @@ pub async fn assets(config: Config, c: AssetsCommand) -> anyhow::Result<()> {
 pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
     let f = match c {
         ScopesCommand::List(f) => f,
+        ScopesCommand::Create {
+            name,
+            ranges,
+            domains,
+            exposure,
+            criticality,
+            decommission_after,
+            description,
+        } => {
+            let exposure = arg::<vantage_domain::ExposureClass>(Some(exposure.as_str()))?
+                .expect("a default is given");
+            let mut rules: Vec<vantage_domain::MembershipRule> = ranges
+                .into_iter()
+                .map(vantage_domain::MembershipRule::IpRange)
+                .collect();
+            rules.extend(
+                domains
+                    .into_iter()
+                    .map(vantage_domain::MembershipRule::Domain),
+            );
+            let app = super::open(config).await?;
+            let s = app
+                .create_scope(
+                    &vantage_store::NewScope {
+                        description,
+                        rules,
+                        exposure,
+                        criticality,
+                        decommission_after,
+                        ..vantage_store::NewScope::named(name)
+                    },
+                    "cli",
+                )
+                .await;
+            app.store.close().await;
+            let s = s?;
+            use std::io::Write;
+            writeln!(std::io::stdout(), "scope {} created (id {})", s.name, s.id)?;
+            return Ok(());
+        }
         ScopesCommand::SetPriority {
             scope,
             policy,

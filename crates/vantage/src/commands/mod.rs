@@ -5,6 +5,7 @@ pub mod cvss;
 pub mod inventory;
 pub mod knowledge;
 pub mod lists;
+pub mod network;
 pub mod serve;
 
 use std::io::Write;
