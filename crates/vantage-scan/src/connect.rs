@@ -4,7 +4,6 @@
 //! that did not answer. A port is open (handshake completed), closed (refused: a RST came back)
 //! or filtered (no answer within the timeout, or an ICMP unreachable).
 
-use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -14,6 +13,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+
+use crate::source::{Dialed, SourcePorts};
 use tokio::time::Instant;
 
 /// The state of a scanned port.
@@ -183,12 +184,15 @@ pub struct Connector {
     rate: RateLimit,
     /// Live counters.
     pub progress: Arc<Progress>,
+    /// Source port statistics, shared with service identification.
+    pub sources: Arc<SourcePorts>,
 }
 
 impl Connector {
     /// A connector with its semaphore and rate limit.
-    pub fn new(timing: Timing, progress: Arc<Progress>) -> Self {
+    pub fn new(timing: Timing, progress: Arc<Progress>, sources: Arc<SourcePorts>) -> Self {
         Self {
+            sources,
             permits: Arc::new(Semaphore::new(timing.concurrency.max(1))),
             rate: RateLimit::new(timing.rate),
             timing,
@@ -196,49 +200,27 @@ impl Connector {
         }
     }
 
-    async fn attempt(&self, addr: SocketAddr, timeout: Duration) -> Attempt {
+    async fn attempt(&self, addr: SocketAddr, timeout: Duration, retry: bool) -> Attempt {
         loop {
             self.rate.wait().await;
             self.progress.attempts.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-                Err(_) => return Attempt::Filtered,
-                Ok(Ok(s)) => {
-                    let rtt = started.elapsed();
-                    // Connecting to a free port of the local machine can "succeed" by connecting
-                    // to itself (TCP simultaneous open) when the kernel picks that very port as the
-                    // source: nothing listens there.
-                    if s.local_addr().ok() == Some(addr) {
-                        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-                        return Attempt::Closed(rtt);
-                    }
-                    return Attempt::Open(s, rtt);
-                }
-                Ok(Err(e)) => match e.kind() {
-                    ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => {
-                        return Attempt::Closed(started.elapsed());
-                    }
-                    ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-                        return Attempt::Filtered;
-                    }
-                    // Out of local ports or descriptors: a local limit, not an answer. Wait and
-                    // try again rather than report a state the target never gave.
-                    ErrorKind::AddrNotAvailable | ErrorKind::AddrInUse => {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    _ if e.raw_os_error() == Some(24) => {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    _ => return Attempt::Filtered,
-                },
+            // Retries bind to source ports whose answers arrive, when some do not.
+            match self.sources.dial(addr, timeout, retry).await {
+                Ok(Dialed::Connected(s)) => return Attempt::Open(s, started.elapsed()),
+                Ok(Dialed::Refused) => return Attempt::Closed(started.elapsed()),
+                Ok(Dialed::Silent | Dialed::Unreachable(_)) => return Attempt::Filtered,
+                // Out of local ports or descriptors: a local limit, not an answer. Wait and
+                // try again rather than report a state the target never gave.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }
 
     /// Probes one port under an already held concurrency permit. Open connections are closed at
     /// once with a RST (no TIME_WAIT left behind).
-    async fn probe(&self, addr: SocketAddr, rtt: &Rtt) -> PortState {
-        match self.attempt(addr, rtt.timeout()).await {
+    async fn probe(&self, addr: SocketAddr, rtt: &Rtt, retry: bool) -> PortState {
+        match self.attempt(addr, rtt.timeout(), retry).await {
             Attempt::Open(s, d) => {
                 rtt.sample(d);
                 let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
@@ -269,7 +251,7 @@ impl Connector {
                 let permit = self.permit().await;
                 set.spawn(async move {
                     let _permit = permit;
-                    me.probe(SocketAddr::new(ip, p), &rtt).await
+                    me.probe(SocketAddr::new(ip, p), &rtt, false).await
                 });
             }
             while let Some(r) = set.join_next().await {
@@ -321,7 +303,7 @@ impl Connector {
                 let rtt = rtt.clone();
                 set.spawn(async move {
                     let _permit = permit;
-                    let st = me.probe(SocketAddr::new(ip, port), &rtt).await;
+                    let st = me.probe(SocketAddr::new(ip, port), &rtt, round > 0).await;
                     (port, st)
                 });
             }
@@ -365,7 +347,11 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let c = Arc::new(Connector::new(Timing::default(), Arc::default()));
+        let c = Arc::new(Connector::new(
+            Timing::default(),
+            Arc::default(),
+            Arc::default(),
+        ));
         let rtt = Arc::new(Rtt::new(&c.timing));
         let states = c
             .scan_host("127.0.0.1".parse().unwrap(), &[open, closed], rtt.clone())

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use vantage_domain::TlsCertificate;
 
 use crate::http::HttpFacts;
 use crate::probes::{Identified, Probe, ProbeSet};
+use crate::source::SourcePorts;
 
 /// The most bytes kept of one response.
 pub const MAX_RESPONSE: usize = 64 * 1024;
@@ -111,6 +111,7 @@ impl Default for FingerprintOptions {
 #[derive(Debug)]
 pub struct Fingerprinter {
     probes: Arc<ProbeSet>,
+    sources: Arc<SourcePorts>,
     table: HashMap<u16, String>,
     opts: FingerprintOptions,
 }
@@ -176,10 +177,9 @@ async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
     done: &(dyn Fn(&[u8]) -> bool + Sync),
 ) -> Exchange {
     let mut ex = Exchange::default();
-    if !payload.is_empty()
-        && let Err(e) = s.write_all(payload).await
-    {
-        ex.error = Some(e.to_string());
+    if !payload.is_empty() && s.write_all(payload).await.is_err() {
+        // The peer closed (or reset) before we could speak.
+        ex.closed_silent = Some(started.elapsed());
         return ex;
     }
     let mut chunk = vec![0u8; 16 * 1024];
@@ -213,9 +213,15 @@ impl Fingerprinter {
     ) -> Self {
         Self {
             probes,
+            sources: Arc::default(),
             table,
             opts,
         }
+    }
+
+    /// Source port statistics its connections use (shared with the port scan).
+    pub fn sources(&self) -> Arc<SourcePorts> {
+        self.sources.clone()
     }
 
     /// The probe set in use.
@@ -238,7 +244,7 @@ impl Fingerprinter {
                 .is_some_and(|id| !id.soft)
         };
         if tls {
-            match crate::tls::connect(addr, name, self.opts.connect_timeout).await {
+            match crate::tls::connect(addr, name, self.opts.connect_timeout, &self.sources).await {
                 Ok(s) => talk(s, &probe.payload, deadline, Instant::now(), &done).await,
                 Err(e) => Exchange {
                     error: Some(e.to_string()),
@@ -246,17 +252,13 @@ impl Fingerprinter {
                 },
             }
         } else {
-            match tokio::time::timeout(self.opts.connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
+            match self.sources.connect(addr, self.opts.connect_timeout).await {
+                Ok(s) => {
                     let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
                     talk(s, &probe.payload, deadline, Instant::now(), &done).await
                 }
-                Ok(Err(e)) => Exchange {
+                Err(e) => Exchange {
                     error: Some(e.to_string()),
-                    ..Default::default()
-                },
-                Err(_) => Exchange {
-                    error: Some("connection timed out".into()),
                     ..Default::default()
                 },
             }
@@ -428,7 +430,9 @@ impl Fingerprinter {
             let host = name
                 .map(str::to_string)
                 .unwrap_or_else(|| addr.ip().to_string());
-            match crate::tls::grab(addr, Some(&host), self.opts.connect_timeout).await {
+            match crate::tls::grab(addr, Some(&host), self.opts.connect_timeout, &self.sources)
+                .await
+            {
                 Ok(cert) => {
                     report.tls = Some(cert);
                     report.tunnel = Some("ssl".into());
@@ -479,8 +483,14 @@ impl Fingerprinter {
             let host = name
                 .map(str::to_string)
                 .unwrap_or_else(|| addr.ip().to_string());
-            match crate::http::fetch(addr, &host, report.tunnel.is_some(), self.opts.probe_wait)
-                .await
+            match crate::http::fetch(
+                addr,
+                &host,
+                report.tunnel.is_some(),
+                self.opts.probe_wait,
+                &self.sources,
+            )
+            .await
             {
                 Ok(h) => {
                     if report.name.as_deref() == Some("ssl") {

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::source::SourcePorts;
 
 /// The most of a response read.
 pub const MAX_RESPONSE: usize = 256 * 1024;
@@ -19,15 +20,19 @@ pub async fn fetch(
     host: &str,
     tls: bool,
     timeout: Duration,
+    sources: &SourcePorts,
 ) -> Result<HttpFacts, String> {
     let fut = async {
         if tls {
-            let s = crate::tls::connect(addr, Some(host), timeout)
+            let s = crate::tls::connect(addr, Some(host), timeout, sources)
                 .await
                 .map_err(|e| e.to_string())?;
             exchange(s, host).await
         } else {
-            let s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            let s = sources
+                .connect(addr, timeout)
+                .await
+                .map_err(|e| e.to_string())?;
             exchange(s, host).await
         }
     };

@@ -8,6 +8,7 @@
 //! - [`fingerprint`]: service identification of an open port (probes, TLS, HTTP).
 //! - [`tls`] and [`http`]: certificate and web facts.
 //! - [`scan`]: one network scan end to end, streaming a report per host.
+//! - [`source`]: source ports that get answers (a scanner must not lose replies to a firewall).
 //! - [`nmap_xml`]: reading nmap's XML output.
 
 pub mod connect;
@@ -17,6 +18,7 @@ pub mod nmap_xml;
 pub mod ports;
 pub mod probes;
 pub mod scan;
+pub mod source;
 pub mod targets;
 pub mod tls;
 

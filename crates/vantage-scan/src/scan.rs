@@ -97,7 +97,15 @@ pub async fn run_scan(
     progress
         .ports_total
         .store(hosts * opts.ports.len() as u64, Ordering::Relaxed);
-    let connector = Arc::new(Connector::new(opts.timing.clone(), progress.clone()));
+    let sources = fingerprinter
+        .as_ref()
+        .map(|f| f.sources())
+        .unwrap_or_default();
+    let connector = Arc::new(Connector::new(
+        opts.timing.clone(),
+        progress.clone(),
+        sources,
+    ));
     let services = Arc::new(Semaphore::new(opts.service_parallelism.max(1)));
     let opts = Arc::new(opts);
     let hosts_at_once = Arc::new(Semaphore::new(opts.host_parallelism.max(1)));

@@ -19,6 +19,8 @@ use tokio_rustls::client::TlsStream;
 use vantage_domain::TlsCertificate;
 use x509_parser::prelude::*;
 
+use crate::source::SourcePorts;
+
 /// Accepts every certificate: the scanner records what is presented and judges it itself.
 #[derive(Debug)]
 struct AcceptAll(Arc<rustls::crypto::CryptoProvider>);
@@ -83,9 +85,10 @@ pub async fn connect(
     addr: SocketAddr,
     name: Option<&str>,
     timeout: Duration,
+    sources: &SourcePorts,
 ) -> std::io::Result<TlsStream<TcpStream>> {
     let fut = async {
-        let tcp = TcpStream::connect(addr).await?;
+        let tcp = sources.connect(addr, timeout).await?;
         connector().connect(server_name(name, addr.ip()), tcp).await
     };
     tokio::time::timeout(timeout, fut)
@@ -99,8 +102,9 @@ pub async fn grab(
     addr: SocketAddr,
     name: Option<&str>,
     timeout: Duration,
+    sources: &SourcePorts,
 ) -> Result<TlsCertificate, String> {
-    let stream = connect(addr, name, timeout)
+    let stream = connect(addr, name, timeout, sources)
         .await
         .map_err(|e| format!("TLS handshake: {e}"))?;
     let (_, conn) = stream.get_ref();
@@ -125,7 +129,7 @@ pub async fn grab(
         .unwrap_or_default();
     drop(stream);
     for (label, version) in [("TLSv1.0", 0x0301u16), ("TLSv1.1", 0x0302)] {
-        if accepts_legacy(addr, name, version, timeout).await {
+        if accepts_legacy(addr, name, version, timeout, sources).await {
             facts.legacy_protocols.push(label.into());
         }
     }
@@ -265,10 +269,11 @@ pub async fn accepts_legacy(
     name: Option<&str>,
     version: u16,
     timeout: Duration,
+    sources: &SourcePorts,
 ) -> bool {
     let hello = legacy_client_hello(name, version);
     let fut = async {
-        let mut s = TcpStream::connect(addr).await.ok()?;
+        let mut s = sources.connect(addr, timeout).await.ok()?;
         s.write_all(&hello).await.ok()?;
         let mut head = [0u8; 11];
         s.read_exact(&mut head).await.ok()?;

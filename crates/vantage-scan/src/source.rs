@@ -1,0 +1,248 @@
+//! Source ports that get answers. Every connection is bound to a local port before it connects,
+//! so the scanner knows which source port each attempt used, and counts per block of 1,024 ports
+//! how often an attempt got an answer or met silence.
+//!
+//! Why: a firewall that drops packets *to* a range of ports also drops the answers a scanner
+//! receives *on* its own source ports in that range (on a host scanning itself, or behind a
+//! stateless filter). The kernel picks source ports from the ephemeral range (32768-60999), so a
+//! rule dropping 20000-40000 silently eats a quarter of all answers: closed ports look filtered
+//! and open ports are missed (nmap -sT misses them there). When some blocks are clearly worse
+//! than the others, retries and service probes bind to source ports in the blocks that answer.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpSocket, TcpStream};
+
+const BLOCK: usize = 1024;
+const BLOCKS: usize = 65_536 / BLOCK;
+/// Attempts a block needs before its silence rate is trusted.
+const MIN_SAMPLES: u32 = 16;
+
+/// Per-block answer statistics and the local ports in flight.
+#[derive(Debug)]
+pub struct SourcePorts {
+    answered: Vec<AtomicU32>,
+    silent: Vec<AtomicU32>,
+    next: AtomicUsize,
+    in_flight: Mutex<HashSet<u16>>,
+}
+
+impl Default for SourcePorts {
+    fn default() -> Self {
+        Self {
+            answered: (0..BLOCKS).map(|_| AtomicU32::new(0)).collect(),
+            silent: (0..BLOCKS).map(|_| AtomicU32::new(0)).collect(),
+            next: AtomicUsize::new(0),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// How one connection attempt ended.
+#[derive(Debug)]
+pub enum Dialed {
+    /// Connected.
+    Connected(TcpStream),
+    /// Refused (RST) or reset.
+    Refused,
+    /// No answer in time.
+    Silent,
+    /// An ICMP unreachable or another network error.
+    Unreachable(io::Error),
+}
+
+impl SourcePorts {
+    /// Records the outcome of an attempt from this local port.
+    pub fn record(&self, local: u16, answered: bool) {
+        let b = local as usize / BLOCK;
+        let c = if answered {
+            &self.answered[b]
+        } else {
+            &self.silent[b]
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Blocks clearly better than the rest, when the statistics show some blocks losing
+    /// answers: those whose silence rate is within 10 points of the best one. `None` when no
+    /// block stands out (the common case: source ports do not matter).
+    pub fn good_blocks(&self) -> Option<Vec<usize>> {
+        let rates: Vec<(usize, f64)> = (0..BLOCKS)
+            .filter_map(|b| {
+                let a = self.answered[b].load(Ordering::Relaxed);
+                let s = self.silent[b].load(Ordering::Relaxed);
+                (a + s >= MIN_SAMPLES).then(|| (b, s as f64 / (a + s) as f64))
+            })
+            .collect();
+        let best = rates.iter().map(|(_, r)| *r).fold(f64::INFINITY, f64::min);
+        let worst = rates.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+        if rates.len() < 2 || worst - best < 0.25 {
+            return None;
+        }
+        Some(
+            rates
+                .into_iter()
+                .filter(|(_, r)| *r <= best + 0.10)
+                .map(|(b, _)| b)
+                .collect(),
+        )
+    }
+
+    /// A source port to try in a good block, round robin.
+    fn candidate(&self, good: &[usize]) -> u16 {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let block = good[n % good.len()];
+        let offset = (n / good.len()).wrapping_mul(389) % BLOCK;
+        let port = block * BLOCK + offset;
+        port.max(1024) as u16
+    }
+
+    fn socket(addr: SocketAddr) -> io::Result<TcpSocket> {
+        if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+    }
+
+    /// A socket bound to a source port: one in a good block when `prefer_good` and the
+    /// statistics name good blocks, else one the kernel picks.
+    fn bound(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<(TcpSocket, u16)> {
+        let any: IpAddr = if addr.is_ipv4() {
+            Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            Ipv6Addr::UNSPECIFIED.into()
+        };
+        if prefer_good && let Some(good) = self.good_blocks() {
+            for _ in 0..16 {
+                let port = self.candidate(&good);
+                let s = Self::socket(addr)?;
+                if s.bind(SocketAddr::new(any, port)).is_ok() {
+                    return Ok((s, port));
+                }
+            }
+        }
+        let s = Self::socket(addr)?;
+        s.bind(SocketAddr::new(any, 0))?;
+        let port = s.local_addr()?.port();
+        Ok((s, port))
+    }
+
+    /// One connection attempt within `timeout`, recorded in the statistics. Local resource
+    /// errors (no free port, no descriptor) are returned as `Err` for the caller to retry.
+    pub async fn dial(
+        &self,
+        addr: SocketAddr,
+        timeout: Duration,
+        prefer_good: bool,
+    ) -> io::Result<Dialed> {
+        let (sock, local) = self.bound(addr, prefer_good)?;
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(local);
+        let result = tokio::time::timeout(timeout, sock.connect(addr)).await;
+        let crossed = |s: &TcpStream| -> bool {
+            // Two of our own attempts can meet each other (simultaneous open) when scanning the
+            // local machine: A from port P to Q and B from Q to P. Neither reached a listener.
+            let Ok(peer) = s.peer_addr() else {
+                return false;
+            };
+            let Ok(local) = s.local_addr() else {
+                return false;
+            };
+            local == peer
+                || (local.ip() == peer.ip()
+                    && self
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(&peer.port()))
+        };
+        let out = match result {
+            Err(_) => Dialed::Silent,
+            Ok(Ok(s)) if crossed(&s) => {
+                let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                Dialed::Refused
+            }
+            Ok(Ok(s)) => Dialed::Connected(s),
+            Ok(Err(e)) => match e.kind() {
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
+                    Dialed::Refused
+                }
+                io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse => {
+                    self.release(local);
+                    return Err(e);
+                }
+                _ if e.raw_os_error() == Some(24) => {
+                    self.release(local);
+                    return Err(e);
+                }
+                _ => Dialed::Unreachable(e),
+            },
+        };
+        self.release(local);
+        self.record(local, !matches!(out, Dialed::Silent));
+        Ok(out)
+    }
+
+    fn release(&self, local: u16) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&local);
+    }
+
+    /// Connects for a service probe (preferring good source ports), as a plain stream.
+    pub async fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.dial(addr, timeout, true).await {
+                Ok(Dialed::Connected(s)) => return Ok(s),
+                Ok(Dialed::Refused) => {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+                }
+                Ok(Dialed::Silent) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "connection timed out",
+                    ));
+                }
+                Ok(Dialed::Unreachable(e)) => return Err(e),
+                Err(e) if started.elapsed() >= timeout => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_blocks_only_when_some_blocks_lose_answers() {
+        let s = SourcePorts::default();
+        for b in 32..62 {
+            for _ in 0..20 {
+                s.record((b * BLOCK) as u16, true);
+            }
+        }
+        assert!(s.good_blocks().is_none());
+        for b in 32..40 {
+            for _ in 0..40 {
+                s.record((b * BLOCK) as u16, false);
+            }
+        }
+        let good = s.good_blocks().unwrap();
+        assert!(good.iter().all(|b| *b >= 40), "{good:?}");
+        assert_eq!(good.len(), 22);
+        let p = s.candidate(&good);
+        assert!(p >= 40 * 1024);
+    }
+}
