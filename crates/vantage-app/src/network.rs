@@ -339,8 +339,9 @@ impl App {
             return Err(e);
         }
         if let Some(scope) = &plan.scope {
+            let seen: HashSet<AssetId> = report.hosts.iter().map(|h| AssetId(h.asset_id)).collect();
             let (missed, retired) = self
-                .record_missed(scope, now, |ip| {
+                .record_missed(scope, &seen, |ip| {
                     plan.set.ranges.iter().any(|r| r.contains(ip))
                         && !plan.set.exclude.iter().any(|x| x.contains(ip))
                 })
@@ -358,18 +359,11 @@ impl App {
     async fn record_missed(
         &self,
         scope: &Scope,
-        scan_started: OffsetDateTime,
+        seen: &HashSet<AssetId>,
         covered: impl Fn(IpAddr) -> bool,
     ) -> Result<(u64, u64), AppError> {
-        let members = self.store.scope_member_addresses(scope.id).await?;
-        let mut seen: HashSet<AssetId> = HashSet::new();
         let mut missed: Vec<AssetId> = Vec::new();
-        for (asset, _, last_seen) in &members {
-            if last_seen >= &scan_started {
-                seen.insert(*asset);
-            }
-        }
-        for (asset, ip, _) in members {
+        for (asset, ip, _) in self.store.scope_member_addresses(scope.id).await? {
             let Ok(addr) = ip.parse::<IpAddr>() else {
                 continue;
             };

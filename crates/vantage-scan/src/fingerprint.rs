@@ -172,10 +172,11 @@ struct Exchange {
 async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     payload: &[u8],
-    deadline: Instant,
-    started: Instant,
+    wait: Duration,
     done: &(dyn Fn(&[u8]) -> bool + Sync),
 ) -> Exchange {
+    let started = Instant::now();
+    let deadline = started + wait;
     let mut ex = Exchange::default();
     if !payload.is_empty() && s.write_all(payload).await.is_err() {
         // The peer closed (or reset) before we could speak.
@@ -235,9 +236,8 @@ impl Fingerprinter {
         tls: bool,
         name: Option<&str>,
         probe: &Probe,
+        wait: Duration,
     ) -> Exchange {
-        let started = Instant::now();
-        let deadline = started + self.opts.connect_timeout + probe.wait.min(self.opts.probe_wait);
         let done = |d: &[u8]| {
             self.probes
                 .identify(probe, d, None)
@@ -245,7 +245,7 @@ impl Fingerprinter {
         };
         if tls {
             match crate::tls::connect(addr, name, self.opts.connect_timeout, &self.sources).await {
-                Ok(s) => talk(s, &probe.payload, deadline, Instant::now(), &done).await,
+                Ok(s) => talk(s, &probe.payload, wait, &done).await,
                 Err(e) => Exchange {
                     error: Some(e.to_string()),
                     ..Default::default()
@@ -255,7 +255,7 @@ impl Fingerprinter {
             match self.sources.connect(addr, self.opts.connect_timeout).await {
                 Ok(s) => {
                     let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-                    talk(s, &probe.payload, deadline, Instant::now(), &done).await
+                    talk(s, &probe.payload, wait, &done).await
                 }
                 Err(e) => Exchange {
                     error: Some(e.to_string()),
@@ -279,8 +279,12 @@ impl Fingerprinter {
         out
     }
 
-    /// Runs the probes over plain TCP or inside TLS. Returns the identification (if any), the
-    /// banner bytes, and whether the service closed on every probe without a word.
+    /// Runs the probes over plain TCP or inside TLS, one connection at a time (single-threaded
+    /// servers such as `openssl s_server` serve one client at a time): the NULL probe listens
+    /// for a banner during a short grace, then the probe chain runs, and only if nothing named
+    /// the service does the NULL probe listen again for the rest of its wait (slow banners).
+    /// Returns the identification (if any), the banner bytes, and whether the service closed
+    /// on us without a word.
     async fn run(
         &self,
         addr: SocketAddr,
@@ -293,117 +297,75 @@ impl Fingerprinter {
             .probes
             .probe("NULL")
             .expect("a probe set always has NULL");
-        let null_fut = self.exchange(addr, tls, name, null);
-        tokio::pin!(null_fut);
-        let mut null_result: Option<Exchange> = None;
-        if let Ok(ex) = tokio::time::timeout(self.opts.banner_grace, &mut null_fut).await {
-            null_result = Some(ex);
-        }
-        let judge_null = |ex: &Exchange| self.probes.identify(null, &ex.data, None);
-        if let Some(ex) = &null_result
-            && let Some(id) = judge_null(ex)
+        let null_wait = null.wait.min(self.opts.probe_wait);
+        let first = self
+            .exchange(addr, tls, name, null, self.opts.banner_grace.min(null_wait))
+            .await;
+        if let Some(id) = self.probes.identify(null, &first.data, None)
             && !id.soft
         {
-            return (Some(id), ex.data.clone(), false);
+            return (Some(id), first.data, false);
         }
-        let mut soft: Option<Identified> = null_result.as_ref().and_then(judge_null);
-        let mut first_data: Vec<u8> = null_result
-            .as_ref()
-            .map(|e| e.data.clone())
-            .unwrap_or_default();
-        let mut all_silent_close = null_result
-            .as_ref()
-            .is_some_and(|e| e.closed_silent.is_some_and(|d| d < null.tcpwrapped));
-        let mut hard: Option<(Identified, Vec<u8>)> = None;
-        let chain = self.chain(addr.port(), tls);
+        let wrapped = first.closed_silent.is_some_and(|d| d < null.tcpwrapped);
+        if let Some(e) = &first.error {
+            notes.push(format!("probe NULL: {e}"));
+            return (None, Vec::new(), false);
+        }
+        let mut soft: Option<Identified> = self.probes.identify(null, &first.data, None);
+        let mut data = first.data;
+        let mut all_silent_close = wrapped;
         let mut tried = 0;
-        {
-            let chain_fut = async {
-                for probe in chain {
-                    if Instant::now() >= budget_end {
-                        notes.push(format!(
-                            "identification stopped after {tried} probes: the port's time budget ran out"
-                        ));
-                        break;
-                    }
-                    let only = soft.as_ref().map(|s| s.service.clone());
-                    if let Some(s) = &only
-                        && !probe.can_identify(s)
-                    {
-                        continue;
-                    }
-                    tried += 1;
-                    let ex = self.exchange(addr, tls, name, probe).await;
-                    if let Some(e) = &ex.error
-                        && tried == 1
-                    {
-                        notes.push(format!("probe {}: {e}", probe.name));
-                    }
-                    if ex.closed_silent.is_none() || ex.error.is_some() {
-                        all_silent_close = false;
-                    }
-                    if first_data.is_empty() {
-                        first_data = ex.data.clone();
-                    }
-                    if let Some(id) = self.probes.identify(probe, &ex.data, only.as_deref()) {
-                        if !id.soft {
-                            hard = Some((id, ex.data));
-                            break;
-                        }
-                        if soft.is_none() {
-                            soft = Some(id);
-                        }
-                    }
-                    // A service that closes on us at once, with nothing said, is wrapped.
-                    if all_silent_close && tried >= 2 {
-                        break;
-                    }
-                }
-            };
-            tokio::pin!(chain_fut);
-            if null_result.is_none() {
-                // The NULL probe keeps listening while the chain runs; a banner that names the
-                // service ends the chain, anything else lets it finish.
-                tokio::select! {
-                    ex = &mut null_fut => {
-                        let named = judge_null(&ex).is_some_and(|id| !id.soft);
-                        null_result = Some(ex);
-                        if !named {
-                            (&mut chain_fut).await;
-                        }
-                    }
-                    () = &mut chain_fut => {}
-                }
-            } else {
-                chain_fut.await;
+        for probe in self.chain(addr.port(), tls) {
+            if Instant::now() >= budget_end {
+                notes.push(format!(
+                    "identification stopped after {tried} probes: the port's time budget ran out"
+                ));
+                break;
             }
-        }
-        if let Some(ex) = &null_result
-            && let Some(id) = judge_null(ex)
-        {
-            if !id.soft {
-                return (Some(id), ex.data.clone(), false);
+            let only = soft.as_ref().map(|s| s.service.clone());
+            if let Some(s) = &only
+                && !probe.can_identify(s)
+            {
+                continue;
             }
-            soft.get_or_insert(id);
-        }
-        // The banner arrived while the chain ran, but named nothing yet: keep going inside the
-        // same rules — the chain result (if any) stands.
-        if let Some((id, data)) = hard {
-            return (Some(id), data, false);
-        }
-        if null_result.is_none() && soft.is_none() {
-            // The chain ended with nothing; give the NULL probe the rest of its wait.
-            let rest = budget_end.saturating_duration_since(Instant::now());
-            if let Ok(ex) = tokio::time::timeout(rest, &mut null_fut).await {
-                if let Some(id) = judge_null(&ex) {
+            tried += 1;
+            let ex = self
+                .exchange(addr, tls, name, probe, probe.wait.min(self.opts.probe_wait))
+                .await;
+            if let Some(e) = &ex.error {
+                notes.push(format!("probe {}: {e}", probe.name));
+                break;
+            }
+            if ex.closed_silent.is_none() {
+                all_silent_close = false;
+            }
+            if data.is_empty() {
+                data = ex.data.clone();
+            }
+            if let Some(id) = self.probes.identify(probe, &ex.data, only.as_deref()) {
+                if !id.soft {
                     return (Some(id), ex.data, false);
                 }
-                if first_data.is_empty() {
-                    first_data = ex.data;
-                }
+                soft.get_or_insert(id);
+            }
+            // A service that closes on us at once, with nothing said, is wrapped.
+            if all_silent_close && tried >= 2 {
+                return (None, Vec::new(), true);
             }
         }
-        (soft, first_data, all_silent_close)
+        // Nothing named the service: a slow banner may still come.
+        if first.closed_silent.is_none()
+            && data.is_empty()
+            && soft.is_none()
+            && Instant::now() + null_wait <= budget_end
+        {
+            let late = self.exchange(addr, tls, name, null, null_wait).await;
+            if let Some(id) = self.probes.identify(null, &late.data, None) {
+                return (Some(id), late.data, false);
+            }
+            data = late.data;
+        }
+        (soft, data, all_silent_close)
     }
 
     /// Identifies the service on an open port; `name` is the host name it was reached by.

@@ -130,16 +130,14 @@ pub fn parse(xml: &str, origin: &str) -> Result<NmapRun, ScanError> {
                         });
                         port_open = false;
                     }
-                    "state" => {
-                        if port.is_some() {
-                            let st = attr(&e, "state").unwrap_or_default();
-                            port_open = st == "open";
-                            if let Some(h) = host.as_mut() {
-                                match st.as_str() {
-                                    "closed" => h.closed += 1,
-                                    "filtered" | "open|filtered" => h.filtered += 1,
-                                    _ => {}
-                                }
+                    "state" if port.is_some() => {
+                        let st = attr(&e, "state").unwrap_or_default();
+                        port_open = st == "open";
+                        if let Some(h) = host.as_mut() {
+                            match st.as_str() {
+                                "closed" => h.closed += 1,
+                                "filtered" | "open|filtered" => h.filtered += 1,
+                                _ => {}
                             }
                         }
                     }

@@ -6,6 +6,8 @@
 //! There is no silent skip: if PostgreSQL is unreachable the PostgreSQL tests fail and say why.
 #![forbid(unsafe_code)]
 
+pub mod lab;
+
 use rand::Rng;
 use sqlx::Connection;
 use tempfile::TempDir;
