@@ -1092,3 +1092,73 @@ fn scan_sbom_judges_language_packages_and_names_bad_purls() {
         "line 3: components[0].purl: invalid Package URL \"cargo/tokio@1.18.0\"",
     );
 }
+
+#[test]
+fn scan_network_and_import_nmap_from_the_command_line() {
+    use vantage_test_utils::lab::{RawService, loopback_net};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let net = loopback_net();
+    let ip = format!("{net}20");
+    let ssh = RawService::start(
+        format!("{ip}:2022").parse().unwrap(),
+        Some(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec()),
+    );
+    let o = run(&["--data-dir", d, "scopes", "create", "lab", "--range", &format!("{ip}/32")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", d, "scan", "network"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // Refusals come before any connection, with exit code 2.
+    let o = scan(&[&ip, "--ports", "2022", "--scope", "nope", "--format", "json"]);
+    assert_error(&o, 2, "scope `nope` does not exist");
+    let outside = format!("{net}21");
+    let o = scan(&[&outside, "--ports", "2022", "--scope", "lab"]);
+    assert_error(&o, 2, "outside scope `lab`");
+    let o = scan(&["10.0.0.300", "--ports", "22"]);
+    assert_error(&o, 2, "target `10.0.0.300`");
+    assert_eq!(ssh.accepted.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    let o = scan(&[&ip, "--ports", "2022,2023", "--scope", "lab", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let port = &r["hosts"][0]["ports"][0];
+    assert_eq!(port["port"], 2022);
+    assert_eq!(port["state"], "open");
+    assert_eq!(port["name"], "ssh");
+    assert_eq!(port["product"], "OpenSSH");
+    assert_eq!(port["version"], "9.2p1 Debian 2+deb12u3");
+    assert_eq!(r["hosts"][0]["ports"].as_array().unwrap().len(), 1);
+    assert_eq!(r["hosts"][0]["closed"], 1);
+    assert_eq!(r["scope"], "lab");
+    let o = scan(&[&ip, "--ports", "2022", "--format", "csv"]);
+    let csv = text(&o.stdout);
+    assert!(csv.starts_with("host,hostname,port,state,service,product,version"), "{csv}");
+    assert!(csv.contains(&format!("{ip},,2022,open,ssh,OpenSSH,9.2p1 Debian 2+deb12u3")), "{csv}");
+    let o = scan(&[&ip, "--ports", "2022"]);
+    let table = text(&o.stdout);
+    assert!(table.contains("OpenSSH") && table.contains("1 of 1 hosts up, 1 open ports"), "{table}");
+
+    // nmap's XML of the same service, imported; a malformed file is refused.
+    let xml = dir.path().join("nmap.xml");
+    let o = Command::new("nmap")
+        .args(["-sV", "-Pn", "-n", "-p", "2022", "-oX"])
+        .arg(&xml)
+        .arg(&ip)
+        .output()
+        .expect("nmap is installed");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(&["--data-dir", d, "import", "nmap", xml.to_str().unwrap(), "--scope", "lab", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["kind"], "nmap");
+    assert_eq!(r["hosts"][0]["ports"][0]["product"], "OpenSSH");
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(&bad, "<nmaprun><host><address addr=\"x\" addrtype=\"ipv4\"/></host></nmaprun>").unwrap();
+    let o = run(&["--data-dir", d, "import", "nmap", bad.to_str().unwrap()]);
+    assert_error(&o, 2, "address `x` is not an IP address");
+    let o = run(&["--data-dir", d, "assets", "list", "--format", "csv"]);
+    assert!(text(&o.stdout).contains(&ip), "{}", text(&o.stdout));
+}
