@@ -635,6 +635,19 @@ mod tests {
             "exposure_modifies_vector",
             "default_policy",
             "default_model",
+            "probes_file",
+            "services_file",
+            "deny",
+            "concurrency",
+            "rate",
+            "retries",
+            "initial_timeout_ms",
+            "min_timeout_ms",
+            "max_timeout_ms",
+            "host_parallelism",
+            "intensity",
+            "probe_wait_ms",
+            "port_budget_secs",
         ] {
             assert!(example.contains(&format!("{key} =")), "example lacks {key}");
         }

@@ -10,6 +10,7 @@
 //! - [`scan`]: one network scan end to end, streaming a report per host.
 //! - [`source`]: source ports that get answers (a scanner must not lose replies to a firewall).
 //! - [`nmap_xml`]: reading nmap's XML output.
+#![forbid(unsafe_code)]
 
 pub mod connect;
 pub mod fingerprint;

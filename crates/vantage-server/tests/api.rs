@@ -272,6 +272,19 @@ both_backends! {
         assert_eq!(body["items"].as_array().unwrap().len(), 1);
         assert_eq!(api.get_as(&format!("/api/v1/assets/{b}"), &token).await.0, StatusCode::NOT_FOUND);
         assert_eq!(api.get_as(&format!("/api/v1/assets/{a}"), &token).await.0, StatusCode::OK);
+        // An asset's services: open ones, closed ones on request; hidden assets stay hidden.
+        let svc = |port: u16| vantage_domain::NewService { port, name: Some("ssh".into()), product: Some("OpenSSH".into()), ..Default::default() };
+        let asset = vantage_domain::AssetId(a.as_i64().unwrap());
+        s.record_services(asset, vantage_domain::Transport::Tcp, &[svc(22), svc(2222)], &[22, 2222], t0()).await.unwrap();
+        let changes = s.record_services(asset, vantage_domain::Transport::Tcp, &[svc(22)], &[22, 2222], t0()).await.unwrap();
+        assert_eq!((changes.opened, changes.closed), (0, 1));
+        let (st, open) = api.get_as(&format!("/api/v1/assets/{a}/services"), &token).await;
+        assert_eq!(st, StatusCode::OK, "{open}");
+        assert_eq!(open.as_array().unwrap().len(), 1);
+        assert_eq!((open[0]["port"].as_i64(), open[0]["product"].as_str()), (Some(22), Some("OpenSSH")));
+        let (_, all) = api.get_as(&format!("/api/v1/assets/{a}/services?include_closed=true"), &token).await;
+        assert!(all[1]["closed_at"].is_string(), "{all}");
+        assert_eq!(api.get_as(&format!("/api/v1/assets/{b}/services"), &token).await.0, StatusCode::NOT_FOUND);
         let (_, all) = api.get("/api/v1/findings?asset=db").await;
         let hidden = all["items"][0]["id"].as_i64().unwrap();
         assert_eq!(api.get_as(&format!("/api/v1/findings/{hidden}"), &token).await.0, StatusCode::NOT_FOUND);
@@ -347,6 +360,7 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/auth/token",
         "/api/v1/assets",
         "/api/v1/assets/{id}",
+        "/api/v1/assets/{id}/services",
         "/api/v1/findings",
         "/api/v1/findings/{id}",
         "/api/v1/scopes",

@@ -1,4 +1,4 @@
-//! `GET /api/v1/assets` and `GET /api/v1/assets/{id}`.
+//! `GET /api/v1/assets`, `GET /api/v1/assets/{id}` and `GET /api/v1/assets/{id}/services`.
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vantage_app::queries::AssetQuery;
-use vantage_domain::{Asset, AssetId, AssetKind};
+use vantage_domain::{Asset, AssetId, AssetKind, Service};
 
 use super::{parse_param, query_error};
 use crate::AppState;
@@ -92,4 +92,40 @@ pub(crate) async fn get_asset(
     asset
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("asset {id} not found")))
+}
+
+/// Which services of an asset.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceParams {
+    /// Also services a later scan found closed (default false).
+    include_closed: Option<bool>,
+}
+
+/// The network services of an asset (open ones, or all with `include_closed`): product,
+/// version, CPE, banner, TLS certificate facts, HTTP facts, first and last seen.
+#[utoipa::path(get, path = "/api/v1/assets/{id}/services", tag = "assets",
+    params(("id" = i64, Path, description = "Asset id"), ServiceParams),
+    responses(
+        (status = 200, description = "The services, by transport and port", body = Vec<Service>),
+        (status = 400, description = "Invalid parameter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such asset visible to the caller", body = ErrorBody),
+    ))]
+pub(crate) async fn list_services(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    params: Result<Query<ServiceParams>, QueryRejection>,
+) -> Result<Json<Vec<Service>>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(p) = params.map_err(query_error)?;
+    check_asset_visible(&state, &caller, AssetId(id)).await?;
+    let services = state
+        .app
+        .store
+        .services_of(AssetId(id), p.include_closed.unwrap_or(false))
+        .await
+        .map_err(vantage_app::AppError::from)?;
+    Ok(Json(services))
 }

@@ -60,6 +60,7 @@ fn protected() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(assets::list_assets))
         .routes(routes!(assets::get_asset))
+        .routes(routes!(assets::list_services))
         .routes(routes!(findings::list_findings))
         .routes(routes!(findings::get_finding))
         .routes(routes!(findings::get_finding_history))
