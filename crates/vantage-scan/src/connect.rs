@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::source::{Dialed, SourcePorts};
+use crate::source::{Dialed, SourcePorts, Started};
 use tokio::time::Instant;
 
 /// The state of a scanned port.
@@ -234,6 +234,22 @@ impl Connector {
         }
     }
 
+    /// The state an attempt's outcome means, feeding the round-trip estimate.
+    fn settle(&self, d: Dialed, started: Instant, rtt: &Rtt) -> PortState {
+        match d {
+            Dialed::Connected(s) => {
+                rtt.sample(started.elapsed());
+                let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                PortState::Open
+            }
+            Dialed::Refused => {
+                rtt.sample(started.elapsed());
+                PortState::Closed
+            }
+            Dialed::Silent | Dialed::Unreachable(_) => PortState::Filtered,
+        }
+    }
+
     async fn permit(&self) -> tokio::sync::OwnedSemaphorePermit {
         self.permits
             .clone()
@@ -299,13 +315,36 @@ impl Connector {
                 while let Some(r) = set.try_join_next() {
                     handle(r, &mut states, &mut again);
                 }
-                let me = self.clone();
-                let rtt = rtt.clone();
-                set.spawn(async move {
-                    let _permit = permit;
-                    let st = me.probe(SocketAddr::new(ip, port), &rtt, round > 0).await;
-                    (port, st)
-                });
+                let addr = SocketAddr::new(ip, port);
+                let (me, rtt) = (self.clone(), rtt.clone());
+                self.rate.wait().await;
+                let started = Instant::now();
+                // Retries bind to source ports whose answers arrive, when some do not.
+                match self.sources.start(addr, round > 0) {
+                    // Answered before connect returned (the loopback, a fast LAN): no task.
+                    Ok(Started::Done(d)) => {
+                        self.progress.attempts.fetch_add(1, Ordering::Relaxed);
+                        drop(permit);
+                        let st = self.settle(d, started, &rtt);
+                        handle(Ok((port, st)), &mut states, &mut again);
+                    }
+                    Ok(Started::Pending(stream, local)) => {
+                        self.progress.attempts.fetch_add(1, Ordering::Relaxed);
+                        let timeout = rtt.timeout();
+                        set.spawn(async move {
+                            let _permit = permit;
+                            let d = me.sources.finish(stream, local, timeout).await;
+                            (port, me.settle(d, started, &rtt))
+                        });
+                    }
+                    // A local limit (ports, descriptors): the waiting attempt loop handles it.
+                    Err(_) => {
+                        set.spawn(async move {
+                            let _permit = permit;
+                            (port, me.probe(addr, &rtt, round > 0).await)
+                        });
+                    }
+                }
             }
             while let Some(r) = set.join_next().await {
                 handle(r, &mut states, &mut again);

@@ -16,7 +16,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpSocket, TcpStream};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpStream;
+
+/// Linux's "connection in progress" and "too many open files".
+const EINPROGRESS: i32 = 115;
+const EMFILE: i32 = 24;
 
 const BLOCK: usize = 1024;
 const BLOCKS: usize = 65_536 / BLOCK;
@@ -41,6 +46,15 @@ impl Default for SourcePorts {
             in_flight: Mutex::new(HashSet::new()),
         }
     }
+}
+
+/// A connection attempt just started.
+#[derive(Debug)]
+pub enum Started {
+    /// The answer was already there.
+    Done(Dialed),
+    /// Waiting for the answer: the socket and its source port.
+    Pending(TcpStream, u16),
 }
 
 /// How one connection attempt ended.
@@ -102,17 +116,15 @@ impl SourcePorts {
         port.max(1024) as u16
     }
 
-    fn socket(addr: SocketAddr) -> io::Result<TcpSocket> {
-        if addr.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
+    fn socket(addr: SocketAddr) -> io::Result<Socket> {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        s.set_nonblocking(true)?;
+        Ok(s)
     }
 
     /// A socket bound to a source port: one in a good block when `prefer_good` and the
     /// statistics name good blocks, else one the kernel picks.
-    fn bound(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<(TcpSocket, u16)> {
+    fn bound(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<(Socket, u16)> {
         let any: IpAddr = if addr.is_ipv4() {
             Ipv4Addr::UNSPECIFIED.into()
         } else {
@@ -122,73 +134,130 @@ impl SourcePorts {
             for _ in 0..16 {
                 let port = self.candidate(&good);
                 let s = Self::socket(addr)?;
-                if s.bind(SocketAddr::new(any, port)).is_ok() {
+                if s.bind(&SocketAddr::new(any, port).into()).is_ok() {
                     return Ok((s, port));
                 }
             }
         }
         let s = Self::socket(addr)?;
-        s.bind(SocketAddr::new(any, 0))?;
-        let port = s.local_addr()?.port();
+        s.bind(&SocketAddr::new(any, 0).into())?;
+        let port = s
+            .local_addr()?
+            .as_socket()
+            .map(|a| a.port())
+            .unwrap_or_default();
         Ok((s, port))
     }
 
-    /// One connection attempt within `timeout`, recorded in the statistics. Local resource
+    /// Starts a connection attempt without waiting. On the loopback and on fast networks the
+    /// answer (a refusal, most often) is already there when `connect` returns: it is read at
+    /// once, and no readiness registration, task or wake-up is spent on it. Local resource
     /// errors (no free port, no descriptor) are returned as `Err` for the caller to retry.
+    pub fn start(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<Started> {
+        let (sock, local) = self.bound(addr, prefer_good)?;
+        let refused = |e: &io::Error| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+            )
+        };
+        let local_error = |e: &io::Error| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse
+            ) || e.raw_os_error() == Some(EMFILE)
+        };
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(local);
+        let done = |d: Dialed| {
+            self.release(local);
+            self.record(local, true);
+            Ok(Started::Done(d))
+        };
+        match sock.connect(&addr.into()) {
+            Ok(()) => {
+                let s = TcpStream::from_std(std::net::TcpStream::from(sock))?;
+                if self.crossed(&s) {
+                    return done(Dialed::Refused);
+                }
+                done(Dialed::Connected(s))
+            }
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => match sock.take_error()? {
+                Some(e) if refused(&e) => done(Dialed::Refused),
+                Some(e) => done(Dialed::Unreachable(e)),
+                None => Ok(Started::Pending(
+                    TcpStream::from_std(std::net::TcpStream::from(sock))?,
+                    local,
+                )),
+            },
+            Err(e) if refused(&e) => done(Dialed::Refused),
+            Err(e) if local_error(&e) => {
+                self.release(local);
+                Err(e)
+            }
+            Err(e) => done(Dialed::Unreachable(e)),
+        }
+    }
+
+    /// Waits up to `timeout` for a pending attempt's answer.
+    pub async fn finish(&self, s: TcpStream, local: u16, timeout: Duration) -> Dialed {
+        let out = match tokio::time::timeout(timeout, s.writable()).await {
+            Err(_) => Dialed::Silent,
+            Ok(Err(e)) => Dialed::Unreachable(e),
+            Ok(Ok(())) => match s.take_error() {
+                Ok(Some(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    Dialed::Refused
+                }
+                Ok(Some(e)) | Err(e) => Dialed::Unreachable(e),
+                Ok(None) if s.peer_addr().is_err() => Dialed::Refused,
+                Ok(None) if self.crossed(&s) => Dialed::Refused,
+                Ok(None) => Dialed::Connected(s),
+            },
+        };
+        self.release(local);
+        self.record(local, !matches!(out, Dialed::Silent));
+        out
+    }
+
+    /// Two of our own attempts can meet each other (simultaneous open) when scanning the local
+    /// machine: A from port P to Q and B from Q to P, or one attempt from P to P. Neither reached
+    /// a listener.
+    fn crossed(&self, s: &TcpStream) -> bool {
+        let (Ok(local), Ok(peer)) = (s.local_addr(), s.peer_addr()) else {
+            return false;
+        };
+        let crossed = local == peer
+            || (local.ip() == peer.ip()
+                && self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains(&peer.port()));
+        if crossed {
+            let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+        }
+        crossed
+    }
+
+    /// One connection attempt within `timeout`, recorded in the statistics. Local resource
+    /// errors are returned as `Err` for the caller to retry.
     pub async fn dial(
         &self,
         addr: SocketAddr,
         timeout: Duration,
         prefer_good: bool,
     ) -> io::Result<Dialed> {
-        let (sock, local) = self.bound(addr, prefer_good)?;
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(local);
-        let result = tokio::time::timeout(timeout, sock.connect(addr)).await;
-        let crossed = |s: &TcpStream| -> bool {
-            // Two of our own attempts can meet each other (simultaneous open) when scanning the
-            // local machine: A from port P to Q and B from Q to P. Neither reached a listener.
-            let Ok(peer) = s.peer_addr() else {
-                return false;
-            };
-            let Ok(local) = s.local_addr() else {
-                return false;
-            };
-            local == peer
-                || (local.ip() == peer.ip()
-                    && self
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .contains(&peer.port()))
-        };
-        let out = match result {
-            Err(_) => Dialed::Silent,
-            Ok(Ok(s)) if crossed(&s) => {
-                let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-                Dialed::Refused
-            }
-            Ok(Ok(s)) => Dialed::Connected(s),
-            Ok(Err(e)) => match e.kind() {
-                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
-                    Dialed::Refused
-                }
-                io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse => {
-                    self.release(local);
-                    return Err(e);
-                }
-                _ if e.raw_os_error() == Some(24) => {
-                    self.release(local);
-                    return Err(e);
-                }
-                _ => Dialed::Unreachable(e),
-            },
-        };
-        self.release(local);
-        self.record(local, !matches!(out, Dialed::Silent));
-        Ok(out)
+        match self.start(addr, prefer_good)? {
+            Started::Done(d) => Ok(d),
+            Started::Pending(s, local) => Ok(self.finish(s, local, timeout).await),
+        }
     }
 
     fn release(&self, local: u16) {
