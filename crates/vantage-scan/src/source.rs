@@ -22,6 +22,9 @@ use tokio::net::TcpStream;
 /// Linux's "connection in progress" and "too many open files".
 const EINPROGRESS: i32 = 115;
 const EMFILE: i32 = 24;
+const ECONNABORTED: i32 = 103;
+/// Idle sockets kept for reuse.
+const IDLE_MAX: usize = 512;
 
 const BLOCK: usize = 1024;
 const BLOCKS: usize = 65_536 / BLOCK;
@@ -35,6 +38,9 @@ pub struct SourcePorts {
     silent: Vec<AtomicU32>,
     next: AtomicUsize,
     in_flight: Mutex<HashSet<u16>>,
+    /// Sockets whose last attempt was refused, kept for the next attempt (Linux lets a TCP
+    /// socket connect again after a failed connect): no socket, bind or close per attempt.
+    idle: Mutex<Vec<(bool, Socket)>>,
 }
 
 impl Default for SourcePorts {
@@ -44,6 +50,7 @@ impl Default for SourcePorts {
             silent: (0..BLOCKS).map(|_| AtomicU32::new(0)).collect(),
             next: AtomicUsize::new(0),
             in_flight: Mutex::new(HashSet::new()),
+            idle: Mutex::new(Vec::new()),
         }
     }
 }
@@ -154,7 +161,51 @@ impl SourcePorts {
     /// once, and no readiness registration, task or wake-up is spent on it. Local resource
     /// errors (no free port, no descriptor) are returned as `Err` for the caller to retry.
     pub fn start(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<Started> {
+        let v4 = addr.is_ipv4();
+        let reused = if prefer_good && self.good_blocks().is_some() {
+            None
+        } else {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.iter()
+                .rposition(|(f, _)| *f == v4)
+                .map(|i| idle.swap_remove(i).1)
+        };
+        let Some(sock) = reused else {
+            return self.start_fresh(addr, prefer_good);
+        };
+        // A reused socket says "aborted" once (its last attempt's end), then connects.
+        let r = match sock.connect(&addr.into()) {
+            Err(e) if e.raw_os_error() == Some(ECONNABORTED) => sock.connect(&addr.into()),
+            r => r,
+        };
+        let local = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .unwrap_or_default();
+        self.settle_start(sock, local, r, addr)
+    }
+
+    fn start_fresh(&self, addr: SocketAddr, prefer_good: bool) -> io::Result<Started> {
         let (sock, local) = self.bound(addr, prefer_good)?;
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(local);
+        let r = sock.connect(&addr.into());
+        self.settle_start(sock, local, r, addr)
+    }
+
+    /// What a just-started attempt's `connect` result means; a refused socket goes back to the
+    /// idle pool.
+    fn settle_start(
+        &self,
+        sock: Socket,
+        local: u16,
+        result: io::Result<()>,
+        addr: SocketAddr,
+    ) -> io::Result<Started> {
         let refused = |e: &io::Error| {
             matches!(
                 e.kind(),
@@ -167,6 +218,7 @@ impl SourcePorts {
                 io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse
             ) || e.raw_os_error() == Some(EMFILE)
         };
+        // Our own port is in flight while the attempt may still meet another of ours.
         self.in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -176,7 +228,15 @@ impl SourcePorts {
             self.record(local, true);
             Ok(Started::Done(d))
         };
-        match sock.connect(&addr.into()) {
+        let refused_keep = |sock: Socket| {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_MAX {
+                idle.push((addr.is_ipv4(), sock));
+            }
+            drop(idle);
+            done(Dialed::Refused)
+        };
+        match result {
             Ok(()) => {
                 let s = TcpStream::from_std(std::net::TcpStream::from(sock))?;
                 if self.crossed(&s) {
@@ -185,14 +245,14 @@ impl SourcePorts {
                 done(Dialed::Connected(s))
             }
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) => match sock.take_error()? {
-                Some(e) if refused(&e) => done(Dialed::Refused),
+                Some(e) if refused(&e) => refused_keep(sock),
                 Some(e) => done(Dialed::Unreachable(e)),
                 None => Ok(Started::Pending(
                     TcpStream::from_std(std::net::TcpStream::from(sock))?,
                     local,
                 )),
             },
-            Err(e) if refused(&e) => done(Dialed::Refused),
+            Err(e) if refused(&e) => refused_keep(sock),
             Err(e) if local_error(&e) => {
                 self.release(local);
                 Err(e)

@@ -1104,7 +1104,15 @@ fn scan_network_and_import_nmap_from_the_command_line() {
         format!("{ip}:2022").parse().unwrap(),
         Some(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec()),
     );
-    let o = run(&["--data-dir", d, "scopes", "create", "lab", "--range", &format!("{ip}/32")]);
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scopes",
+        "create",
+        "lab",
+        "--range",
+        &format!("{ip}/32"),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let scan = |extra: &[&str]| {
         let mut args = vec!["--data-dir", d, "scan", "network"];
@@ -1112,7 +1120,9 @@ fn scan_network_and_import_nmap_from_the_command_line() {
         run(&args)
     };
     // Refusals come before any connection, with exit code 2.
-    let o = scan(&[&ip, "--ports", "2022", "--scope", "nope", "--format", "json"]);
+    let o = scan(&[
+        &ip, "--ports", "2022", "--scope", "nope", "--format", "json",
+    ]);
     assert_error(&o, 2, "scope `nope` does not exist");
     let outside = format!("{net}21");
     let o = scan(&[&outside, "--ports", "2022", "--scope", "lab"]);
@@ -1121,7 +1131,15 @@ fn scan_network_and_import_nmap_from_the_command_line() {
     assert_error(&o, 2, "target `10.0.0.300`");
     assert_eq!(ssh.accepted.load(std::sync::atomic::Ordering::Relaxed), 0);
 
-    let o = scan(&[&ip, "--ports", "2022,2023", "--scope", "lab", "--format", "json"]);
+    let o = scan(&[
+        &ip,
+        "--ports",
+        "2022,2023",
+        "--scope",
+        "lab",
+        "--format",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let port = &r["hosts"][0]["ports"][0];
@@ -1135,11 +1153,22 @@ fn scan_network_and_import_nmap_from_the_command_line() {
     assert_eq!(r["scope"], "lab");
     let o = scan(&[&ip, "--ports", "2022", "--format", "csv"]);
     let csv = text(&o.stdout);
-    assert!(csv.starts_with("host,hostname,port,state,service,product,version"), "{csv}");
-    assert!(csv.contains(&format!("{ip},,2022,open,ssh,OpenSSH,9.2p1 Debian 2+deb12u3")), "{csv}");
+    assert!(
+        csv.starts_with("host,hostname,port,state,service,product,version"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!(
+            "{ip},,2022,open,ssh,OpenSSH,9.2p1 Debian 2+deb12u3"
+        )),
+        "{csv}"
+    );
     let o = scan(&[&ip, "--ports", "2022"]);
     let table = text(&o.stdout);
-    assert!(table.contains("OpenSSH") && table.contains("1 of 1 hosts up, 1 open ports"), "{table}");
+    assert!(
+        table.contains("OpenSSH") && table.contains("1 of 1 hosts up, 1 open ports"),
+        "{table}"
+    );
 
     // nmap's XML of the same service, imported; a malformed file is refused.
     let xml = dir.path().join("nmap.xml");
@@ -1150,13 +1179,27 @@ fn scan_network_and_import_nmap_from_the_command_line() {
         .output()
         .expect("nmap is installed");
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = run(&["--data-dir", d, "import", "nmap", xml.to_str().unwrap(), "--scope", "lab", "--format", "json"]);
+    let o = run(&[
+        "--data-dir",
+        d,
+        "import",
+        "nmap",
+        xml.to_str().unwrap(),
+        "--scope",
+        "lab",
+        "--format",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["kind"], "nmap");
     assert_eq!(r["hosts"][0]["ports"][0]["product"], "OpenSSH");
     let bad = dir.path().join("bad.xml");
-    std::fs::write(&bad, "<nmaprun><host><address addr=\"x\" addrtype=\"ipv4\"/></host></nmaprun>").unwrap();
+    std::fs::write(
+        &bad,
+        "<nmaprun><host><address addr=\"x\" addrtype=\"ipv4\"/></host></nmaprun>",
+    )
+    .unwrap();
     let o = run(&["--data-dir", d, "import", "nmap", bad.to_str().unwrap()]);
     assert_error(&o, 2, "address `x` is not an IP address");
     let o = run(&["--data-dir", d, "assets", "list", "--format", "csv"]);
