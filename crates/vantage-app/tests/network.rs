@@ -93,7 +93,7 @@ fn port<'a>(r: &'a NetworkScanReport, ip: &str, port: u16) -> &'a vantage_scan::
         .unwrap_or_else(|| panic!("no service on {ip}:{port}"))
 }
 
-const LAB_PORTS: &str = "1,2222,5432,10025,10097-10099,18080,18443,18444";
+const LAB_PORTS: &str = "1,2222,5432,8443,10025,10097-10099,18080,18443,18444";
 
 both_backends! {
     async fn a_real_lab_is_found_identified_stored_and_kept_alive(db) {
@@ -109,6 +109,8 @@ both_backends! {
         let at = |p: u16| SocketAddr::new(ip.parse().unwrap(), p);
         let _smtp = RawService::start(at(10025), Some(b"220 mail.lab.test ESMTP Postfix (Debian/GNU)\r\n".to_vec()));
         let _stall = RawService::start(at(10097), None);
+        // A usual TLS port whose server never answers the handshake.
+        let _tls_stall = RawService::start(at(8443), None);
         let _huge = RawService::start(at(10098), Some(vec![b'A'; 5 * 1024 * 1024]));
         let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
         let _garbage = RawService::start(at(10099), Some(garbage));
@@ -153,7 +155,7 @@ both_backends! {
         let open = |host: &str| -> Vec<u16> {
             r.hosts.iter().find(|h| h.host.ip.to_string() == host).map(|h| h.host.ports.iter().map(|p| p.port).collect()).unwrap_or_default()
         };
-        assert_eq!(open(&ip), vec![2222, 10025, 10097, 10098, 10099, 18080, 18443, 18444]);
+        assert_eq!(open(&ip), vec![2222, 8443, 10025, 10097, 10098, 10099, 18080, 18443, 18444]);
         assert_eq!(open("127.0.0.1"), vec![5432]);
 
         let ssh = port(&r, &ip, 2222);
@@ -171,10 +173,14 @@ both_backends! {
         let pg = port(&r, "127.0.0.1", 5432);
         assert_eq!(pg.name.as_deref(), Some("postgresql"));
         // Bad input is bounded and recorded, never fatal.
-        for p in [10097, 10098, 10099] {
+        for p in [8443, 10097, 10098, 10099] {
             let s = port(&r, &ip, p);
             assert!(s.banner.as_ref().is_none_or(|b| b.len() < 600), "{p}: {:?}", s.banner);
         }
+        let stalled = port(&r, &ip, 8443);
+        assert!(stalled.tls.is_none(), "{stalled:?}");
+        assert!(stalled.notes.iter().any(|n| n.contains("TLS handshake")), "{:?}", stalled.notes);
+        assert!(port(&r, &ip, 10097).notes.iter().any(|n| n.contains("budget")), "{:?}", port(&r, &ip, 10097).notes);
 
         let weak_tls = port(&r, &ip, 18443);
         assert_eq!(weak_tls.tunnel.as_deref(), Some("ssl"));
@@ -212,7 +218,7 @@ both_backends! {
         assert_eq!(stored.identifiers.iter().filter(|i| i.kind == vantage_domain::IdentifierKind::TlsCertificate).count(), 2);
         assert_eq!(stored.scopes.len(), 1);
         let services = app.store.services_of(asset, false).await.unwrap();
-        assert_eq!(services.len(), 8);
+        assert_eq!(services.len(), 9);
         let s = services.iter().find(|s| s.port == 2222).unwrap();
         assert_eq!(s.product.as_deref(), Some("OpenSSH"));
         assert_eq!(s.cpe.as_deref(), Some("cpe:/a:openbsd:openssh:9.2p1"));
@@ -249,7 +255,7 @@ both_backends! {
             r.hosts.iter().flat_map(|h| h.host.ports.iter().map(move |p| format!("{}:{}", h.host.ip, p.port))).collect()
         };
         let identifiable = |r: &NetworkScanReport| -> BTreeSet<String> {
-            ports_of(r).into_iter().filter(|p| !p.ends_with(":10097") && !p.ends_with(":10098") && !p.ends_with(":10099")).collect()
+            ports_of(r).into_iter().filter(|p| ![":8443", ":10097", ":10098", ":10099"].iter().any(|x| p.ends_with(x))).collect()
         };
         assert_eq!(ports_of(&imported), identifiable(&r));
         let s = app.store.services_of(asset, false).await.unwrap();
@@ -263,7 +269,7 @@ both_backends! {
         let all = app.store.services_of(asset, true).await.unwrap();
         let web = all.iter().find(|s| s.port == 18080).unwrap();
         assert!(web.closed_at.is_some());
-        assert_eq!(app.store.services_of(asset, false).await.unwrap().len(), 7);
+        assert_eq!(app.store.services_of(asset, false).await.unwrap().len(), 8);
     }
 
     async fn assets_missed_by_a_scopes_scans_are_decommissioned_and_return_when_seen(db) {

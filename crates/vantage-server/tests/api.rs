@@ -274,7 +274,7 @@ both_backends! {
         assert_eq!(api.get_as(&format!("/api/v1/assets/{a}"), &token).await.0, StatusCode::OK);
         // An asset's services: open ones, closed ones on request; hidden assets stay hidden.
         let svc = |port: u16| vantage_domain::NewService { port, name: Some("ssh".into()), product: Some("OpenSSH".into()), ..Default::default() };
-        let asset = vantage_domain::AssetId(a.as_i64().unwrap());
+        let asset = vantage_domain::AssetId(a);
         s.record_services(asset, vantage_domain::Transport::Tcp, &[svc(22), svc(2222)], &[22, 2222], t0()).await.unwrap();
         let changes = s.record_services(asset, vantage_domain::Transport::Tcp, &[svc(22)], &[22, 2222], t0()).await.unwrap();
         assert_eq!((changes.opened, changes.closed), (0, 1));

@@ -1205,3 +1205,26 @@ fn scan_network_and_import_nmap_from_the_command_line() {
     let o = run(&["--data-dir", d, "assets", "list", "--format", "csv"]);
     assert!(text(&o.stdout).contains(&ip), "{}", text(&o.stdout));
 }
+
+#[test]
+fn a_name_that_does_not_resolve_is_refused() {
+    // Inside a namespace of the test's own, whose only route is its veth pair: the resolver's
+    // query cannot leave the machine.
+    let ns = vantage_test_utils::lab::Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &ns.name])
+        .arg(env!("CARGO_BIN_EXE_vantage"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VANTAGE_") && !k.starts_with("VANTAGE_TEST_") {
+            c.env_remove(k);
+        }
+    }
+    let o = c
+        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .args(["scan", "network", "no-such-host.invalid", "--ports", "22"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_error(&o, 2, "host name `no-such-host.invalid` does not resolve");
+}
