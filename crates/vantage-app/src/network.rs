@@ -270,36 +270,17 @@ impl App {
     ) -> Result<NetworkScanReport, AppError> {
         let started = std::time::Instant::now();
         let now = OffsetDateTime::now_utc();
-        let scope_id = plan.scope.as_ref().map(|s| s.id);
-        let run = self
-            .store
-            .start_scan_run(
+        let mut report = self
+            .begin_run(
                 "network",
-                scope_id,
-                &plan.targets_label,
-                &plan.ports_label,
+                plan.scope.as_ref(),
+                plan.targets_label.clone(),
+                plan.ports_label.clone(),
                 now,
             )
             .await?;
-        let mut report = NetworkScanReport {
-            run_id: run,
-            kind: "network",
-            scope: plan.scope.as_ref().map(|s| s.name.clone()),
-            targets: plan.targets_label.clone(),
-            ports_scanned: plan.ports_label.clone(),
-            hosts_scanned: 0,
-            hosts_up: 0,
-            open_ports: 0,
-            services_opened: 0,
-            services_closed: 0,
-            findings: 0,
-            findings_fixed: 0,
-            assets_missed: 0,
-            assets_decommissioned: 0,
-            probes: plan.fingerprinter.as_ref().map(|f| f.probes().path.clone()),
-            elapsed_ms: 0.0,
-            hosts: Vec::new(),
-        };
+        let run = report.run_id;
+        report.probes = plan.fingerprinter.as_ref().map(|f| f.probes().path.clone());
         let (tx, mut rx) = mpsc::channel(64);
         let scanner = tokio::spawn(vantage_scan::run_scan(
             plan.set.clone(),
@@ -379,6 +360,40 @@ impl App {
                 OffsetDateTime::now_utc(),
             )
             .await?)
+    }
+
+    /// Records the start of a scan run and returns its empty report.
+    async fn begin_run(
+        &self,
+        kind: &'static str,
+        scope: Option<&Scope>,
+        targets: String,
+        ports: String,
+        now: OffsetDateTime,
+    ) -> Result<NetworkScanReport, AppError> {
+        let run_id = self
+            .store
+            .start_scan_run(kind, scope.map(|s| s.id), &targets, &ports, now)
+            .await?;
+        Ok(NetworkScanReport {
+            run_id,
+            kind,
+            scope: scope.map(|s| s.name.clone()),
+            targets,
+            ports_scanned: ports,
+            hosts_scanned: 0,
+            hosts_up: 0,
+            open_ports: 0,
+            services_opened: 0,
+            services_closed: 0,
+            findings: 0,
+            findings_fixed: 0,
+            assets_missed: 0,
+            assets_decommissioned: 0,
+            probes: None,
+            elapsed_ms: 0.0,
+            hosts: Vec::new(),
+        })
     }
 
     async fn finish_network_report(
@@ -494,6 +509,14 @@ impl App {
                 detections.extend(tls_findings(p.port, tls));
             }
         }
+        let checks: Vec<(&str, &str, &[&str])> = TLS_CHECKS
+            .iter()
+            .filter(|(id, _, _)| detections.iter().any(|d| d.vuln_id.as_str() == *id))
+            .copied()
+            .collect();
+        if !checks.is_empty() {
+            self.store.describe_checks(&checks).await?;
+        }
         for d in &mut detections {
             let port = d
                 .evidence
@@ -594,35 +617,17 @@ impl App {
         let mut ports = parsed.scanned_ports.clone();
         ports.sort_unstable();
         let label = format!("{} ({})", path.display(), parsed.args);
-        let run = self
-            .store
-            .start_scan_run(
+        let mut report = self
+            .begin_run(
                 "nmap",
-                scope.as_ref().map(|s| s.id),
-                &label,
-                &format!("{} ports", ports.len()),
+                scope.as_ref(),
+                label,
+                format!("{} ports", ports.len()),
                 now,
             )
             .await?;
-        let mut report = NetworkScanReport {
-            run_id: run,
-            kind: "nmap",
-            scope: scope.as_ref().map(|s| s.name.clone()),
-            targets: label,
-            ports_scanned: format!("{} ports", ports.len()),
-            hosts_scanned: parsed.hosts.len() as u64,
-            hosts_up: 0,
-            open_ports: 0,
-            services_opened: 0,
-            services_closed: 0,
-            findings: 0,
-            findings_fixed: 0,
-            assets_missed: 0,
-            assets_decommissioned: 0,
-            probes: None,
-            elapsed_ms: 0.0,
-            hosts: Vec::new(),
-        };
+        let run = report.run_id;
+        report.hosts_scanned = parsed.hosts.len() as u64;
         for host in parsed.hosts {
             let recorded = self.record_host(host, &ports, scope.as_ref(), now).await?;
             report.add(recorded);
@@ -658,6 +663,52 @@ impl NetworkScanReport {
         });
     }
 }
+
+/// The TLS checks: id, description, CWEs.
+pub const TLS_CHECKS: [(&str, &str, &[&str]); 7] = [
+    (
+        "VANTAGE-TLS-EXPIRED",
+        "The TLS certificate presented by the service is past its end of validity: clients either \
+         refuse the connection or are trained to accept certificate errors, which hides interception.",
+        &["CWE-298"],
+    ),
+    (
+        "VANTAGE-TLS-NOT-YET-VALID",
+        "The TLS certificate presented by the service is not valid yet (its start of validity is in \
+         the future): clients refuse it or learn to ignore certificate errors.",
+        &["CWE-298"],
+    ),
+    (
+        "VANTAGE-TLS-WEAK-KEY",
+        "The TLS certificate uses a weak public key (RSA or DSA under 2048 bits, EC under 224 bits), \
+         within reach of factoring or discrete-logarithm attacks.",
+        &["CWE-326"],
+    ),
+    (
+        "VANTAGE-TLS-WEAK-SIGNATURE",
+        "The TLS certificate is signed with MD5 or SHA-1, hash functions with practical collision \
+         attacks that allow forged certificates.",
+        &["CWE-327"],
+    ),
+    (
+        "VANTAGE-TLS-LEGACY-PROTOCOL",
+        "The service still accepts TLS 1.0 or TLS 1.1, protocol versions deprecated by RFC 8996 \
+         (BEAST, weak MAC constructions, no AEAD ciphers).",
+        &["CWE-327"],
+    ),
+    (
+        "VANTAGE-TLS-SELF-SIGNED",
+        "The TLS certificate is self-signed: clients cannot authenticate the service, and an \
+         interceptor can present its own certificate just as well.",
+        &["CWE-295"],
+    ),
+    (
+        "VANTAGE-TLS-HOSTNAME-MISMATCH",
+        "The TLS certificate does not name the host it was reached by: clients that check names \
+         refuse it, others accept any certificate.",
+        &["CWE-297"],
+    ),
+];
 
 /// The configuration checks a certificate fails, as detections on `tcp/PORT/tls`.
 pub fn tls_findings(port: u16, tls: &TlsCertificate) -> Vec<Detection> {

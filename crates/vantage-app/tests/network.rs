@@ -210,6 +210,8 @@ both_backends! {
             assert!(findings.contains(want), "{want} not in {findings:?}");
         }
         assert!(!findings.contains("tcp/18444/tls VANTAGE-TLS-WEAK-KEY"));
+        let check = app.vulnerability("VANTAGE-TLS-EXPIRED").await.unwrap();
+        assert!(check.summary.unwrap().contains("past its end of validity"));
 
         // Stored: the asset by its address and certificates, in the scope, with its services.
         let asset = vantage_domain::AssetId(lab_host.asset_id);

@@ -811,12 +811,14 @@ impl Store {
         .fetch_one(p)
         .await?
         });
+        // A built-in check (`VANTAGE-TLS-…`) has its description only.
         if records.is_empty()
             && epss.is_empty()
             && kev.is_none()
             && certfr.is_empty()
             && exploits.is_empty()
             && distro.is_empty()
+            && summary.is_none()
         {
             return Ok(None);
         }

@@ -258,6 +258,27 @@ impl Store {
             .collect())
     }
 
+    /// Describes built-in checks (`VANTAGE-TLS-EXPIRED` …) in the knowledge base the first time
+    /// one is found, so that they read like any vulnerability: (id, summary, CWEs).
+    pub async fn describe_checks(&self, checks: &[(&str, &str, &[&str])]) -> Result<()> {
+        for (id, summary, cwes) in checks {
+            let cwes = serde_json::to_string(cwes).expect("strings serialize");
+            with_pool!(self, |p| {
+                sqlx::query(
+                "INSERT INTO vulnerabilities (id, summary, cwes, updated_at) VALUES ($1, $2, $3, 0) \
+                 ON CONFLICT (id) DO NOTHING"
+            )
+            .bind(id)
+            .bind(summary)
+            .bind(&cwes)
+            .execute(p)
+            .await
+            .map(|_| ())?
+            });
+        }
+        Ok(())
+    }
+
     /// Records the start of a scan run; returns its id.
     pub async fn start_scan_run(
         &self,
