@@ -10,10 +10,12 @@
 //! - [`scan`]: one network scan end to end, streaming a report per host.
 //! - [`source`]: source ports that get answers (a scanner must not lose replies to a firewall).
 //! - [`nmap_xml`]: reading nmap's XML output.
+//! - [`host`]: what a host runs, read from the machine itself (local inventory).
 #![forbid(unsafe_code)]
 
 pub mod connect;
 pub mod fingerprint;
+pub mod host;
 pub mod http;
 pub mod nmap_xml;
 pub mod ports;
@@ -46,6 +48,9 @@ pub enum ScanError {
     /// An unreadable probe file.
     #[error("service probes {0}: {1}")]
     Probes(String, String),
+    /// A host fact that cannot be read (file or fixed command, and why).
+    #[error("{0}: {1}")]
+    Host(String, String),
     /// Malformed nmap XML.
     #[error("nmap XML {0}: {1}")]
     NmapXml(String, String),

@@ -315,6 +315,26 @@ Exit codes: 0, 1 failure, 2 bad input, 3 a finding at or above --fail-on.")]
         #[command(flatten)]
         common: ImportArgs,
     },
+    /// Inventory this machine: OS, running and installed kernels, uptime, reboot flag, listening
+    /// sockets and every installed package (dpkg status, apk installed database, or rpm), judged
+    /// like `inventory import` (asset = the host name). A fresh install shows its own exposure.
+    #[command(after_help = "Examples:\n  \
+        vantage feeds sync debian && vantage inventory local\n  \
+        vantage inventory local --format json --fail-on p1\n  \
+        vantage inventory local --root /mnt/image-rootfs\n\n\
+Exit codes: 0, 1 failure, 2 bad input (no package database), 3 a finding at or above --fail-on.")]
+    Local {
+        /// Read the machine whose file system is mounted here (a chroot, a mounted image).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Exit with code 3 when an open finding has this priority or a higher one (p1 … p4).
+        #[arg(long, value_name = "PRIORITY")]
+        fail_on: Option<String>,
+        /// table (host facts, a summary and the P1/P2 findings), json (everything, every
+        /// package) or csv (the P1/P2 findings).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Judge stored inventories again with the current knowledge (new advisories become
     /// findings without re-scanning hosts, withdrawn ones are closed), then prioritize. By
     /// default only what the knowledge base changed since the last detection is judged: the

@@ -47,6 +47,52 @@ impl Row for Urgent {
 pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
     match c {
         InventoryCommand::Import { asset, common } => import(config, Some(asset), common).await,
+        InventoryCommand::Local {
+            root,
+            fail_on,
+            format,
+        } => {
+            let fail_on = fail_on
+                .map(|p| {
+                    p.parse::<Priority>()
+                        .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
+                })
+                .transpose()?;
+            let app = super::open(config).await?;
+            let r = app.inventory_local(&root).await;
+            app.store.close().await;
+            let r = r?;
+            let headline = format!(
+                "kernel {}{}{}; up {}; {} listening sockets: {}",
+                r.kernel.as_deref().unwrap_or("unknown"),
+                if r.newer_kernel_installed {
+                    format!(
+                        " (a newer kernel is installed: {})",
+                        r.installed_kernels
+                            .last()
+                            .map(String::as_str)
+                            .unwrap_or_default()
+                    )
+                } else {
+                    String::new()
+                },
+                if r.reboot_required {
+                    "; REBOOT REQUIRED"
+                } else {
+                    ""
+                },
+                r.uptime_secs
+                    .map(|s| format!("{}d {}h", s / 86_400, s % 86_400 / 3600))
+                    .unwrap_or_else(|| "unknown".into()),
+                r.listening.len(),
+                r.listening
+                    .iter()
+                    .map(|l| format!("{}/{}:{}", l.protocol, l.address, l.port))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            report(&r.inventory, &r, format, fail_on, &headline)
+        }
         InventoryCommand::Redetect { all, format } => {
             let app = super::open(config).await?;
             let r = app.run_redetect_job("cli", all).await?;
@@ -99,6 +145,18 @@ async fn import(config: Config, asset: Option<String>, args: ImportArgs) -> anyh
         .import_inventory_file(asset.as_deref(), os.as_deref(), &file)
         .await?;
     app.store.close().await;
+    report(&r, &r, format, fail_on, "")
+}
+
+/// Prints an inventory report (warnings on stderr; `json` is what `--format json` prints, the
+/// table adds `headline` first) and applies the `--fail-on` gate.
+fn report(
+    r: &vantage_app::inventory::InventoryReport,
+    json: &impl serde::Serialize,
+    format: Format,
+    fail_on: Option<Priority>,
+    headline: &str,
+) -> anyhow::Result<()> {
     let mut err = std::io::stderr();
     if !r.distro_data {
         let _ = writeln!(
@@ -120,10 +178,13 @@ async fn import(config: Config, asset: Option<String>, args: ImportArgs) -> anyh
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &r)?;
+            serde_json::to_writer_pretty(&mut out, json)?;
             writeln!(out)?;
         }
         Format::Table => {
+            if !headline.is_empty() {
+                writeln!(out, "{headline}")?;
+            }
             let [p1, p2, p3, p4, none] = r.by_priority;
             let mut judged = Vec::new();
             if r.source_packages > 0 {
