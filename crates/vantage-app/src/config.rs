@@ -30,6 +30,19 @@ pub struct Config {
     pub priority: vantage_priority::Settings,
     /// Network discovery: probe data, the global deny list, timing.
     pub scan: ScanConfig,
+    /// The credentials vault.
+    pub secrets: SecretsConfig,
+}
+
+/// Where the credentials vault's master key comes from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// Base64 of 32 random bytes; also `VANTAGE_MASTER_KEY`. Wins over the key file.
+    pub master_key: String,
+    /// A file holding the key (created with mode 0600 on first use when missing); empty means
+    /// `DATA_DIR/master.key`. Also `VANTAGE_MASTER_KEY_FILE`.
+    pub key_file: PathBuf,
 }
 
 /// Network discovery settings.
@@ -255,6 +268,7 @@ impl Default for Config {
             feeds: FeedsConfig::default(),
             priority: vantage_priority::Settings::default(),
             scan: ScanConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -436,6 +450,8 @@ impl Config {
                 }
                 env::LOG_LEVEL => self.log.level = value.clone(),
                 env::NVD_API_KEY => self.feeds.nvd_api_key = value.clone(),
+                env::MASTER_KEY => self.secrets.master_key = value.clone(),
+                env::MASTER_KEY_FILE => self.secrets.key_file = PathBuf::from(value),
                 env::FEEDS_REFRESH => self.feeds.refresh = value.clone(),
                 env::LOG_FORMAT => {
                     self.log.format = match value.to_ascii_lowercase().as_str() {
@@ -485,6 +501,9 @@ impl Config {
     pub fn redacted(&self) -> Config {
         let mut shown = self.clone();
         shown.database.url = vantage_store::redact_url(&self.database.url);
+        if !shown.secrets.master_key.is_empty() {
+            shown.secrets.master_key = "<redacted>".into();
+        }
         if !shown.feeds.nvd_api_key.is_empty() {
             shown.feeds.nvd_api_key = "<redacted>".into();
         }
@@ -648,6 +667,8 @@ mod tests {
             "intensity",
             "probe_wait_ms",
             "port_budget_secs",
+            "master_key",
+            "key_file",
         ] {
             assert!(example.contains(&format!("{key} =")), "example lacks {key}");
         }

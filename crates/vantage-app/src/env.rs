@@ -24,5 +24,9 @@ pub const LOG_FORMAT: &str = "VANTAGE_LOG_FORMAT";
 pub const NVD_API_KEY: &str = "VANTAGE_NVD_API_KEY";
 /// Feed refresh period in `serve`.
 pub const FEEDS_REFRESH: &str = "VANTAGE_FEEDS_REFRESH";
+/// The credentials vault's master key: base64 of 32 bytes (else the key file).
+pub const MASTER_KEY: &str = "VANTAGE_MASTER_KEY";
+/// The credentials vault's key file.
+pub const MASTER_KEY_FILE: &str = "VANTAGE_MASTER_KEY_FILE";
 /// Variables read elsewhere (not configuration keys) that are not unknown.
 pub const KNOWN_OTHER: &[&str] = &[CONFIG];

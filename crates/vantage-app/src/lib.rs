@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod network;
 pub mod prioritize;
 pub mod queries;
+pub mod secrets;
 pub mod seed;
 pub mod sync;
 

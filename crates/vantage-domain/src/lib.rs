@@ -18,6 +18,7 @@ mod macros;
 
 pub mod asset;
 pub mod audit;
+pub mod credential;
 pub mod error;
 pub mod finding;
 pub mod ids;
@@ -34,6 +35,7 @@ pub mod vulnerability;
 
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, NewAsset, Tag};
 pub use audit::AuditEvent;
+pub use credential::{Credential, CredentialKind};
 pub use error::ParseError;
 pub use finding::{
     ComponentKind, Confidence, Evidence, Finding, FindingStatus, NewFinding, Priority,

@@ -12,6 +12,7 @@
 mod assets;
 mod audit;
 mod backend;
+mod credentials;
 mod error;
 mod findings;
 mod inventory;

@@ -84,6 +84,12 @@ pub enum Command {
     /// Scopes (groups of assets with their policies).
     #[command(subcommand)]
     Scopes(ScopesCommand),
+    /// The credentials vault: SSH keys, passwords and tokens collectors log in with, encrypted
+    /// at rest (XChaCha20-Poly1305 under the master key: secrets.master_key,
+    /// VANTAGE_MASTER_KEY, or DATA_DIR/master.key created on first use). Secrets are never
+    /// printed.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
     /// Local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -509,6 +515,42 @@ pub enum ScopesCommand {
         /// cvss, ssvc or both.
         #[arg(long)]
         model: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Add a credential. The secret is read from a file, an environment variable or standard
+    /// input — never from the command line, where other users and shell histories see it.
+    #[command(after_help = "Examples:\n  \
+        vantage credentials add prod-root --kind ssh_key --username root --key-file ~/.ssh/id_ed25519\n  \
+        DBPASS=… vantage credentials add db-admin --kind password --username admin --password-env DBPASS\n  \
+        vault read -field=token secret/jira | vantage credentials add jira --kind token --secret-stdin")]
+    Add {
+        /// Unique name.
+        name: String,
+        /// ssh_key, password or token.
+        #[arg(long)]
+        kind: String,
+        /// The user it logs in as.
+        #[arg(long, default_value = "")]
+        username: String,
+        /// Read the secret (a private key) from this file.
+        #[arg(long, value_name = "FILE", group = "secret")]
+        key_file: Option<PathBuf>,
+        /// Read the secret from this environment variable.
+        #[arg(long, value_name = "VAR", group = "secret")]
+        password_env: Option<String>,
+        /// Read the secret from standard input.
+        #[arg(long, group = "secret")]
+        secret_stdin: bool,
+    },
+    /// List credentials (names, kinds, users; never secrets).
+    List(FormatArg),
+    /// Remove a credential.
+    Remove {
+        /// Its name.
+        name: String,
     },
 }
 

@@ -92,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scan(c) => commands::inventory::scan(config, c).await,
         Command::Import(c) => commands::network::import(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
+        Command::Credentials(c) => commands::accounts::credentials(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),
         Command::Dev(c) => commands::dev(config, c).await,

@@ -1228,3 +1228,64 @@ fn a_name_that_does_not_resolve_is_refused() {
         .unwrap();
     assert_error(&o, 2, "host name `no-such-host.invalid` does not resolve");
 }
+
+#[test]
+fn credentials_are_stored_encrypted_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = vantage()
+        .env("LAB_PASSWORD", "hunter2-but-longer")
+        .args([
+            "--data-dir",
+            d,
+            "credentials",
+            "add",
+            "lab",
+            "--kind",
+            "password",
+            "--username",
+            "admin",
+            "--password-env",
+            "LAB_PASSWORD",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains("hunter2") && !text(&o.stderr).contains("hunter2"));
+    let o = run(&["--data-dir", d, "credentials", "list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["name"], "lab");
+    assert_eq!(list[0]["username"], "admin");
+    assert!(!text(&o.stdout).contains("hunter2"));
+    // The database file holds no plaintext.
+    for f in ["vantage.db", "vantage.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+            assert!(!bytes.windows(7).any(|w| w == b"hunter2"), "{f}");
+        }
+    }
+    let o = run(&[
+        "--data-dir",
+        d,
+        "credentials",
+        "add",
+        "k",
+        "--kind",
+        "password",
+    ]);
+    assert_error(&o, 2, "--key-file, --password-env or --secret-stdin");
+    let o = run(&["--data-dir", d, "credentials", "remove", "nope"]);
+    assert_error(&o, 2, "no credential named `nope`");
+    let o = vantage()
+        .env(
+            "VANTAGE_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .args(["--data-dir", d, "config", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&o.stdout).contains("master_key = \"<redacted>\""),
+        "{}",
+        text(&o.stdout)
+    );
+}
