@@ -701,7 +701,10 @@ mod tests {
     #[test]
     fn shown_configuration_hides_passwords() {
         let mut c = Config::default();
-        c.database.url = "postgres://u:secret@h/db".into();
-        assert!(!c.to_toml().contains("secret"));
+        c.database.url = "postgres://u:hunter2@h/db".into();
+        c.secrets.master_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into();
+        let shown = c.to_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("AAECAwQF"), "{shown}");
     }
 }
