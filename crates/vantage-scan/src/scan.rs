@@ -5,7 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
@@ -213,10 +212,4 @@ async fn scan_one(
     report.ports.sort_by_key(|p| p.port);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
-}
-
-/// The time a scan is expected to take at most per silent address during discovery, for
-/// messages.
-pub fn discovery_wait(t: &Timing) -> Duration {
-    t.initial_timeout * (1 + t.retries as u32)
 }

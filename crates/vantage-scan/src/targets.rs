@@ -184,7 +184,7 @@ impl Target {
 /// lazily while iterating.
 #[derive(Debug, Clone, Default)]
 pub struct TargetSet {
-    /// Ranges to scan, in the order given.
+    /// Ranges to scan: sorted, disjoint.
     pub ranges: Vec<AddrRange>,
     /// Host names by the address they resolved to.
     pub names: Vec<(IpAddr, String)>,
@@ -220,6 +220,7 @@ impl TargetSet {
                 }
             }
         }
+        set.normalize();
         let total: u128 = set.ranges.iter().map(AddrRange::len).sum();
         if total > MAX_ADDRESSES {
             return Err(ScanError::Target(
@@ -241,17 +242,33 @@ impl TargetSet {
         self.addresses().count() as u64
     }
 
-    /// Every address to scan, each once, lazily.
+    /// Every address to scan, each once (the ranges are disjoint), lazily.
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        let mut seen = std::collections::HashSet::new();
         self.ranges
             .iter()
             .flat_map(|r| r.iter())
             .filter(move |ip| !self.exclude.iter().any(|x| x.contains(*ip)))
-            .filter(move |ip| {
-                // Overlapping ranges are rare and small; single addresses are cheap to remember.
-                seen.len() > 4096 || seen.insert(*ip)
-            })
+    }
+
+    /// Sorts the ranges and merges those that overlap or touch, so no address is scanned twice.
+    fn normalize(&mut self) {
+        self.ranges
+            .sort_by_key(|r| (r.start.is_ipv6(), num(r.start), num(r.end)));
+        let mut merged: Vec<AddrRange> = Vec::with_capacity(self.ranges.len());
+        for r in self.ranges.drain(..) {
+            match merged.last_mut() {
+                Some(m)
+                    if m.start.is_ipv6() == r.start.is_ipv6()
+                        && num(r.start) <= num(m.end).saturating_add(1) =>
+                {
+                    if num(r.end) > num(m.end) {
+                        m.end = r.end;
+                    }
+                }
+                _ => merged.push(r),
+            }
+        }
+        self.ranges = merged;
     }
 
     /// The host name an address was given as, if any.
@@ -364,6 +381,18 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(set.count(), 6);
+        // Overlapping targets are scanned once.
+        let twice = TargetSet::resolve(
+            &[
+                Target::parse("127.0.0.1-5").unwrap(),
+                Target::parse("127.0.0.4-9").unwrap(),
+                Target::parse("127.0.0.10").unwrap(),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!((twice.count(), twice.ranges.len()), (10, 1));
         let guard = ScopeGuard {
             scope: Some("lab".into()),
             allowed: Some(vec![r("127.0.0.1-6")]),
