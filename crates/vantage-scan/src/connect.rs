@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::source::{Dialed, SourcePorts, Started};
@@ -168,13 +167,6 @@ impl Progress {
     }
 }
 
-/// What one connection attempt found.
-enum Attempt {
-    Open(TcpStream, Duration),
-    Closed(Duration),
-    Filtered,
-}
-
 /// The shared machinery of one scan.
 #[derive(Debug)]
 pub struct Connector {
@@ -200,37 +192,20 @@ impl Connector {
         }
     }
 
-    async fn attempt(&self, addr: SocketAddr, timeout: Duration, retry: bool) -> Attempt {
+    /// Probes one port under an already held concurrency permit; retries bind to source ports
+    /// whose answers arrive, when some do not. Open connections are closed at once with a RST
+    /// (no TIME_WAIT left behind).
+    async fn probe(&self, addr: SocketAddr, rtt: &Rtt, retry: bool) -> PortState {
         loop {
             self.rate.wait().await;
             self.progress.attempts.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            // Retries bind to source ports whose answers arrive, when some do not.
-            match self.sources.dial(addr, timeout, retry).await {
-                Ok(Dialed::Connected(s)) => return Attempt::Open(s, started.elapsed()),
-                Ok(Dialed::Refused) => return Attempt::Closed(started.elapsed()),
-                Ok(Dialed::Silent | Dialed::Unreachable(_)) => return Attempt::Filtered,
+            match self.sources.dial(addr, rtt.timeout(), retry).await {
+                Ok(d) => return self.settle(d, started, rtt),
                 // Out of local ports or descriptors: a local limit, not an answer. Wait and
                 // try again rather than report a state the target never gave.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
-        }
-    }
-
-    /// Probes one port under an already held concurrency permit. Open connections are closed at
-    /// once with a RST (no TIME_WAIT left behind).
-    async fn probe(&self, addr: SocketAddr, rtt: &Rtt, retry: bool) -> PortState {
-        match self.attempt(addr, rtt.timeout(), retry).await {
-            Attempt::Open(s, d) => {
-                rtt.sample(d);
-                let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
-                PortState::Open
-            }
-            Attempt::Closed(d) => {
-                rtt.sample(d);
-                PortState::Closed
-            }
-            Attempt::Filtered => PortState::Filtered,
         }
     }
 
