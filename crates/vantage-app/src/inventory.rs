@@ -360,14 +360,7 @@ impl App {
             for d in detections {
                 if refresh || !stored.contains(&(d.vuln_id.as_str(), d.evidence.component.as_str()))
                 {
-                    to_write.push(NewFinding {
-                        asset_id: asset,
-                        vuln_id: d.vuln_id,
-                        evidence: d.evidence,
-                        priority: None,
-                        score: None,
-                        seen_at: now,
-                    });
+                    to_write.push(finding_of(asset, d, now));
                 }
             }
         }
@@ -953,5 +946,17 @@ impl App {
             packages: entries,
             inventory: report,
         })
+    }
+}
+
+/// The finding to store for a detection on an asset, seen at `now` (prioritized later).
+pub(crate) fn finding_of(asset_id: AssetId, d: Detection, now: OffsetDateTime) -> NewFinding {
+    NewFinding {
+        asset_id,
+        vuln_id: d.vuln_id,
+        evidence: d.evidence,
+        priority: None,
+        score: None,
+        seen_at: now,
     }
 }

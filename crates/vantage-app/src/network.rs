@@ -344,7 +344,7 @@ impl App {
         covered: impl Fn(IpAddr) -> bool,
     ) -> Result<(u64, u64), AppError> {
         let mut missed: Vec<AssetId> = Vec::new();
-        for (asset, ip, _) in self.store.scope_member_addresses(scope.id).await? {
+        for (asset, ip) in self.store.scope_member_addresses(scope.id).await? {
             let Ok(addr) = ip.parse::<IpAddr>() else {
                 continue;
             };
@@ -558,14 +558,7 @@ impl App {
             .collect();
         let new: Vec<NewFinding> = detections
             .into_iter()
-            .map(|d| NewFinding {
-                asset_id: asset,
-                vuln_id: d.vuln_id,
-                evidence: d.evidence,
-                priority: None,
-                score: None,
-                seen_at: now,
-            })
+            .map(|d| crate::inventory::finding_of(asset, d, now))
             .collect();
         self.store.upsert_findings(&new).await?;
         Ok(Recorded {

@@ -357,14 +357,10 @@ impl Store {
             .collect()
     }
 
-    /// The live members of a scope with their IP addresses and last sighting: (asset, address,
-    /// last seen).
-    pub async fn scope_member_addresses(
-        &self,
-        scope: ScopeId,
-    ) -> Result<Vec<(AssetId, String, OffsetDateTime)>> {
-        let rows: Vec<(i64, String, i64)> = with_pool!(self, |p| sqlx::query_as(
-            "SELECT a.id, i.value, a.last_seen FROM asset_scopes s \
+    /// The live members of a scope with their IP addresses: (asset, address).
+    pub async fn scope_member_addresses(&self, scope: ScopeId) -> Result<Vec<(AssetId, String)>> {
+        let rows: Vec<(i64, String)> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT a.id, i.value FROM asset_scopes s \
              JOIN assets a ON a.id = s.asset_id \
              JOIN asset_identifiers i ON i.asset_id = a.id AND i.kind = 'ip' \
              WHERE s.scope_id = $1 AND a.decommissioned_at IS NULL"
@@ -372,9 +368,7 @@ impl Store {
         .bind(scope.0)
         .fetch_all(p)
         .await?);
-        rows.into_iter()
-            .map(|(a, ip, seen)| Ok((AssetId(a), ip, from_ts(seen, "asset last_seen")?)))
-            .collect()
+        Ok(rows.into_iter().map(|(a, ip)| (AssetId(a), ip)).collect())
     }
 
     /// Counts one more missed scan for these assets and decommissions those that reach

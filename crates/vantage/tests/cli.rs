@@ -8,16 +8,20 @@ use vantage_test_utils::TestDb;
 
 fn vantage() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vantage"));
-    // The suite controls the environment: no stray configuration from the developer's shell.
+    clean_env(&mut c);
+    c
+}
+
+/// The suite controls the environment: no stray configuration from the developer's shell, and
+/// tests only talk to 127.0.0.1 (the server's feed refresh, the internet, stays off).
+fn clean_env(c: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("VANTAGE_") && !k.starts_with("VANTAGE_TEST_") {
             c.env_remove(k);
         }
     }
-    // Tests only talk to 127.0.0.1: the server's feed refresh (the internet) stays off.
     c.env("VANTAGE_FEEDS_REFRESH", "off");
     c.stdin(Stdio::null());
-    c
 }
 
 fn run(args: &[&str]) -> Output {
@@ -1215,15 +1219,10 @@ fn a_name_that_does_not_resolve_is_refused() {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", &ns.name])
         .arg(env!("CARGO_BIN_EXE_vantage"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VANTAGE_") && !k.starts_with("VANTAGE_TEST_") {
-            c.env_remove(k);
-        }
-    }
+    clean_env(&mut c);
     let o = c
         .args(["--data-dir", dir.path().to_str().unwrap()])
         .args(["scan", "network", "no-such-host.invalid", "--ports", "22"])
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_error(&o, 2, "host name `no-such-host.invalid` does not resolve");
