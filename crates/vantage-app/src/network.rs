@@ -435,9 +435,15 @@ impl App {
             };
             identifiers.push(Identifier::new(kind, name));
         }
-        for p in &host.ports {
-            if let Some(tls) = p.service.as_ref().and_then(|s| s.tls.as_ref()) {
+        for s in host.ports.iter().filter_map(|p| p.service.as_ref()) {
+            if let Some(tls) = &s.tls {
                 identifiers.push(Identifier::new(IdentifierKind::TlsCertificate, &tls.sha256));
+            }
+            if let Some(key) = &s.ssh_host_key {
+                identifiers.push(Identifier::new(
+                    IdentifierKind::SshHostKey,
+                    &key.fingerprint,
+                ));
             }
         }
         let asset = self

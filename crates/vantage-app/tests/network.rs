@@ -102,7 +102,7 @@ both_backends! {
         let certs = tempfile::tempdir().unwrap();
         let weak = lab::openssl_cert(certs.path(), "weak.lab.test", 1024, "sha1");
         let old = expired_cert(certs.path());
-        let _ssh = lab::sshd(&ip, 2222);
+        let sshd = lab::sshd(&ip, 2222);
         let http = lab::http_server(&ip, 18080, "Vantage lab");
         let _weak_tls = lab::tls_server(&ip, 18443, &weak, true);
         let _old_tls = lab::tls_server(&ip, 18444, &old, false);
@@ -163,6 +163,11 @@ both_backends! {
         let version = ssh.version.clone().unwrap();
         assert!(version.starts_with("9.2p1 Debian"), "{version}");
         assert!(ssh.cpes.contains(&"cpe:/a:openbsd:openssh:9.2p1".to_string()), "{:?}", ssh.cpes);
+        // The host key, as ssh-keygen fingerprints the server's own key file.
+        let keygen = Command::new("ssh-keygen").arg("-lf").arg(sshd.dir.path().join("hostkey.pub")).output().unwrap();
+        let expected = String::from_utf8(keygen.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string();
+        let key = ssh.ssh_host_key.clone().unwrap();
+        assert_eq!((key.algorithm.as_str(), key.fingerprint.as_str()), ("ssh-ed25519", expected.as_str()));
         let web = port(&r, &ip, 18080);
         assert_eq!((web.name.as_deref(), web.product.as_deref()), (Some("http"), Some("SimpleHTTPServer")));
         assert_eq!(web.http.as_ref().unwrap().title.as_deref(), Some("Vantage lab"));
@@ -218,6 +223,7 @@ both_backends! {
         let stored = app.store.asset(asset).await.unwrap().unwrap();
         assert!(stored.identifiers.iter().any(|i| i.kind == vantage_domain::IdentifierKind::Ip && i.value == ip));
         assert_eq!(stored.identifiers.iter().filter(|i| i.kind == vantage_domain::IdentifierKind::TlsCertificate).count(), 2);
+        assert!(stored.identifiers.iter().any(|i| i.kind == vantage_domain::IdentifierKind::SshHostKey && i.value == key.fingerprint));
         assert_eq!(stored.scopes.len(), 1);
         let services = app.store.services_of(asset, false).await.unwrap();
         assert_eq!(services.len(), 9);

@@ -74,6 +74,9 @@ pub struct ServiceReport {
     /// `GET /` facts of a web service.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpFacts>,
+    /// The host key of an SSH service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_host_key: Option<crate::ssh::HostKey>,
     /// What went wrong on the way (a stalled handshake …), recorded rather than fatal.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -462,6 +465,12 @@ impl Fingerprinter {
                 }
                 Err(e) if report.name.as_deref() != Some("ssl") => notes.push(format!("HTTP: {e}")),
                 Err(_) => {}
+            }
+        }
+        if report.name.as_deref() == Some("ssh") {
+            match crate::ssh::host_key(addr, self.opts.probe_wait, &self.sources).await {
+                Ok(k) => report.ssh_host_key = Some(k),
+                Err(e) => notes.push(format!("SSH host key: {e}")),
             }
         }
         report.notes = notes;

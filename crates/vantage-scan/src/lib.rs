@@ -10,6 +10,7 @@
 //! - [`scan`]: one network scan end to end, streaming a report per host.
 //! - [`source`]: source ports that get answers (a scanner must not lose replies to a firewall).
 //! - [`nmap_xml`]: reading nmap's XML output.
+//! - [`ssh`]: an SSH server's host key fingerprint, as `ssh-keyscan` reads it.
 //! - [`host`]: what a host runs, read from the machine itself (local inventory).
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod ports;
 pub mod probes;
 pub mod scan;
 pub mod source;
+pub mod ssh;
 pub mod targets;
 pub mod tls;
 
