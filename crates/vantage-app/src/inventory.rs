@@ -692,6 +692,7 @@ impl App {
             os_flag,
             inv,
             &path.display().to_string(),
+            vec![],
             started,
         )
         .await
@@ -704,6 +705,7 @@ impl App {
         os_flag: Option<OsRelease>,
         inv: inventory::Inventory,
         origin: &str,
+        extra_ids: Vec<Identifier>,
         started: std::time::Instant,
     ) -> Result<InventoryReport, AppError> {
         let (distro, language) = split(&inv.packages);
@@ -734,7 +736,12 @@ impl App {
                 },
                 name: asset_name.clone(),
                 os: os.as_ref().map(OsRelease::label),
-                identifiers: vec![Identifier::new(IdentifierKind::Hostname, &asset_name)],
+                identifiers: std::iter::once(Identifier::new(
+                    IdentifierKind::Hostname,
+                    &asset_name,
+                ))
+                .chain(extra_ids)
+                .collect(),
                 tags: vec![],
                 seen_at: now,
             })
@@ -808,143 +815,6 @@ impl App {
             urgent,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             match_ms,
-        })
-    }
-}
-
-/// One installed package, as `inventory local` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PackageEntry {
-    /// Package name.
-    pub name: String,
-    /// Installed version.
-    pub version: String,
-    /// Architecture.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
-    /// Source package.
-    pub source: String,
-}
-
-/// What `vantage inventory local` found on this machine.
-#[derive(Debug, Clone, Serialize)]
-pub struct LocalInventoryReport {
-    /// The host name (the asset's name).
-    pub asset: String,
-    /// Running kernel release.
-    pub kernel: Option<String>,
-    /// Kernel releases installed as packages.
-    pub installed_kernels: Vec<String>,
-    /// A newer kernel is installed than the one running: a reboot would load it.
-    pub newer_kernel_installed: bool,
-    /// The distribution asks for a reboot.
-    pub reboot_required: bool,
-    /// Seconds since boot.
-    pub uptime_secs: Option<u64>,
-    /// Listening sockets.
-    pub listening: Vec<vantage_scan::host::Listener>,
-    /// Where the packages were read from.
-    pub package_source: &'static str,
-    /// Every installed package.
-    pub packages: Vec<PackageEntry>,
-    /// Detection's report: findings by priority, the urgent ones, timings.
-    pub inventory: InventoryReport,
-}
-
-impl App {
-    /// Inventories the machine whose file system is at `root` (`/`: this one) — OS, kernel,
-    /// uptime, reboot flag, installed packages, listening sockets — and judges its packages like
-    /// `inventory import`. The asset is the host name.
-    pub async fn inventory_local(&self, root: &Path) -> Result<LocalInventoryReport, AppError> {
-        use vantage_scan::host::{PackageSource, collect_local};
-        let started = std::time::Instant::now();
-        let facts = collect_local(root)?;
-        let (format, parsed) = match &facts.packages {
-            PackageSource::DpkgStatus(t) => ("dpkg-status", inventory::dpkg::parse_status(t)),
-            PackageSource::ApkInstalled(t) => ("apk-installed", inventory::apk::parse_installed(t)),
-            PackageSource::RpmQuery(t) => ("rpm-query", inventory::rpm::parse_tsv(t)),
-            PackageSource::None => {
-                return Err(AppError::Invalid(format!(
-                    "no package database under {} (dpkg status, apk installed database or rpm)",
-                    root.display()
-                )));
-            }
-        };
-        let packages = parsed
-            .map_err(|e| AppError::Invalid(format!("{format} of {}: {e}", root.display())))?;
-        let os = facts
-            .os_release
-            .as_deref()
-            .and_then(OsRelease::from_os_release);
-        let mut kernels: Vec<String> = packages
-            .iter()
-            .filter_map(|p| match p.name.as_str() {
-                n if n.starts_with("linux-image-")
-                    && n.as_bytes().get(12).is_some_and(u8::is_ascii_digit) =>
-                {
-                    Some(n["linux-image-".len()..].to_string())
-                }
-                "kernel" | "kernel-core" => Some(format!(
-                    "{}.{}",
-                    p.version
-                        .split_once(':')
-                        .map_or(p.version.as_str(), |(_, v)| v),
-                    p.arch.clone().unwrap_or_default()
-                )),
-                "linux-lts" | "linux-virt" | "linux-edge"
-                    if p.ecosystem == vantage_domain::Ecosystem::Apk =>
-                {
-                    Some(p.version.clone())
-                }
-                _ => None,
-            })
-            .collect();
-        kernels.sort_by(|a, b| vantage_detect::version::natural(a, b));
-        kernels.dedup();
-        let newer_kernel_installed = match (&facts.kernel, kernels.last()) {
-            (Some(running), Some(newest)) => {
-                vantage_detect::version::natural(newest, running) == std::cmp::Ordering::Greater
-                    && !running.starts_with(newest.as_str())
-            }
-            _ => false,
-        };
-        let entries: Vec<PackageEntry> = packages
-            .iter()
-            .map(|p| PackageEntry {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                arch: p.arch.clone(),
-                source: p.source_name.clone(),
-            })
-            .collect();
-        let inv = inventory::Inventory {
-            format,
-            packages,
-            os,
-            subject: None,
-            container: false,
-            skipped: 0,
-        };
-        let report = self
-            .import_parsed(
-                facts.hostname.clone(),
-                None,
-                inv,
-                &format!("{} of {}", format, root.display()),
-                started,
-            )
-            .await?;
-        Ok(LocalInventoryReport {
-            asset: facts.hostname,
-            kernel: facts.kernel,
-            installed_kernels: kernels,
-            newer_kernel_installed,
-            reboot_required: facts.reboot_required,
-            uptime_secs: facts.uptime_secs,
-            listening: facts.listening,
-            package_source: format,
-            packages: entries,
-            inventory: report,
         })
     }
 }

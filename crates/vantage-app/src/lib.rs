@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod env;
 pub mod feeds;
+pub mod hosts;
 pub mod inventory;
 pub mod network;
 pub mod prioritize;

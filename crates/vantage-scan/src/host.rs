@@ -23,6 +23,9 @@ pub const RPM_QUERY: &str =
 pub enum PackageSource {
     /// `/var/lib/dpkg/status`.
     DpkgStatus(String),
+    /// `dpkg-query -W` output of installed packages (package, version, architecture, source,
+    /// source version; tab-separated).
+    DpkgQuery(String),
     /// `/lib/apk/db/installed`.
     ApkInstalled(String),
     /// `rpm -qa --qf RPM_QUERY` output.

@@ -12,6 +12,7 @@
 //! - [`nmap_xml`]: reading nmap's XML output.
 //! - [`ssh`]: an SSH server's host key fingerprint, as `ssh-keyscan` reads it.
 //! - [`host`]: what a host runs, read from the machine itself (local inventory).
+//! - [`remote`]: the same facts collected over SSH (agentless inventory).
 #![forbid(unsafe_code)]
 
 pub mod connect;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod nmap_xml;
 pub mod ports;
 pub mod probes;
+pub mod remote;
 pub mod scan;
 pub mod source;
 pub mod ssh;
@@ -53,6 +55,9 @@ pub enum ScanError {
     /// A host fact that cannot be read (file or fixed command, and why).
     #[error("{0}: {1}")]
     Host(String, String),
+    /// An SSH collection failed.
+    #[error(transparent)]
+    Ssh(#[from] remote::SshError),
     /// Malformed nmap XML.
     #[error("nmap XML {0}: {1}")]
     NmapXml(String, String),

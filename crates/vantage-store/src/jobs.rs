@@ -39,6 +39,75 @@ impl Store {
             .await?))
     }
 
+    /// Queues a job to run from `now`, unless one of the same kind and payload is already
+    /// queued. Returns its id and whether it is new.
+    pub async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        scope: Option<i64>,
+        payload: &str,
+        now: OffsetDateTime,
+    ) -> Result<(i64, bool)> {
+        const FIND: &str =
+            "SELECT id FROM jobs WHERE kind = $1 AND payload = $2 AND status = 'queued' LIMIT 1";
+        const INSERT: &str = "INSERT INTO jobs (kind, scope_id, status, payload, run_after, created_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $4) RETURNING id";
+        let found: Option<i64> = with_pool!(self, |p| sqlx::query_scalar(FIND)
+            .bind(kind.as_str())
+            .bind(payload)
+            .fetch_optional(p)
+            .await?);
+        if let Some(id) = found {
+            return Ok((id, false));
+        }
+        let id = with_pool!(self, |p| sqlx::query_scalar(INSERT)
+            .bind(kind.as_str())
+            .bind(scope)
+            .bind(payload)
+            .bind(now.unix_timestamp())
+            .fetch_one(p)
+            .await?);
+        Ok((id, true))
+    }
+
+    /// Claims the oldest due queued job of a kind for `worker` (marked running); returns its id
+    /// and payload. Several workers never claim the same job (one statement; `SKIP LOCKED` on
+    /// PostgreSQL).
+    pub async fn claim_job(
+        &self,
+        kind: JobKind,
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(i64, String)>> {
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
+             heartbeat_at = $2, started_at = $2 WHERE id = (SELECT id FROM jobs \
+             WHERE kind = $1 AND status = 'queued' AND run_after <= $2 ORDER BY run_after, id LIMIT 1{lock}) \
+             RETURNING id, payload"
+        );
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.clone()
+        ))
+        .bind(kind.as_str())
+        .bind(now.unix_timestamp())
+        .bind(worker)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    /// Queued jobs of a kind: (id, payload), oldest first.
+    pub async fn queued_jobs(&self, kind: JobKind) -> Result<Vec<(i64, String)>> {
+        const SQL: &str = "SELECT id, payload FROM jobs WHERE kind = $1 AND status = 'queued' ORDER BY run_after, id";
+        Ok(with_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(kind.as_str())
+            .fetch_all(p)
+            .await?))
+    }
+
     /// Appends a line to a job's log.
     pub async fn job_log(&self, job: i64, level: &str, message: &str) -> Result<()> {
         const SQL: &str =

@@ -69,6 +69,135 @@ fn run(cmd: &mut Command) {
 
 /// The real OpenSSH server (Debian's `openssh-server`) on `ip:port`, with a fresh host key.
 pub fn sshd(ip: &str, port: u16) -> Proc {
+    sshd_with(ip, port, "")
+}
+
+/// The user the SSH lab logs in as with a password (created once; no home, no privileges
+/// beyond `sudo ss`).
+pub const SSH_TEST_USER: &str = "vantage-ssh-test";
+/// Its password (a lab-only account on a CI machine).
+pub const SSH_TEST_PASSWORD: &str = "lab-only-Vantage-7f3a";
+
+/// A real sshd that accepts logins: client keys generated for the test (in `dir`), root by key,
+/// [`SSH_TEST_USER`] by password. Two extra keys are restricted by `command=` in
+/// `authorized_keys`: `hostile` prints 200 MB for every command, `slow` sleeps a minute.
+pub struct SshLab {
+    /// The server (its dir holds the host key).
+    pub sshd: Proc,
+    /// The client keys and `authorized_keys`.
+    pub keys: TempDir,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl SshLab {
+    /// Starts the lab on `ip:port`.
+    pub fn start(ip: &str, port: u16) -> SshLab {
+        let keys = tempfile::tempdir().expect("temp dir");
+        let mut authorized = String::new();
+        for (name, kind, restriction) in [
+            ("client", "ed25519", ""),
+            ("client_rsa", "rsa", ""),
+            ("wrong", "ed25519", "-"),
+            (
+                "hostile",
+                "ed25519",
+                "command=\"head -c 200000000 /dev/zero\" ",
+            ),
+            ("slow", "ed25519", "command=\"sleep 60\" "),
+        ] {
+            let path = keys.path().join(name);
+            run(Command::new("ssh-keygen")
+                .args(["-q", "-t", kind, "-N", "", "-C", name])
+                .arg("-f")
+                .arg(&path));
+            if restriction != "-" {
+                let public = std::fs::read_to_string(path.with_extension("pub")).expect("pub key");
+                authorized.push_str(restriction);
+                authorized.push_str(&public);
+            }
+        }
+        let auth_file = keys.path().join("authorized_keys");
+        std::fs::write(&auth_file, authorized).expect("authorized_keys");
+        ensure_test_user();
+        // sshd takes the first value of a keyword: these come before sshd_with's defaults.
+        let extra = format!(
+            "AuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication yes\n\
+             MaxSessions 50\nMaxStartups 200\nAllowTcpForwarding yes\n",
+            auth_file.display()
+        );
+        let sshd = sshd_with(ip, port, &extra);
+        SshLab {
+            sshd,
+            keys,
+            addr: SocketAddr::new(ip.parse().expect("ip"), port),
+        }
+    }
+
+    /// A key file of the lab: `client`, `client_rsa`, `wrong`, `hostile`, `slow`.
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.keys.path().join(name)
+    }
+
+    /// `user@ip:port`.
+    pub fn target(&self, user: &str) -> String {
+        format!("{user}@{}:{}", self.addr.ip(), self.addr.port())
+    }
+
+    /// The server's host key file (`hostkey.pub` beside it).
+    pub fn host_key(&self) -> PathBuf {
+        self.sshd.dir.path().join("hostkey")
+    }
+}
+
+/// Creates [`SSH_TEST_USER`] with [`SSH_TEST_PASSWORD`] (idempotent) and lets it run `ss` with
+/// sudo and its password.
+fn ensure_test_user() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let exists = Command::new("id")
+            .arg(SSH_TEST_USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            // Another test process may create it at the same moment: exit code 9 is "exists".
+            let s = Command::new("useradd")
+                .args(["-M", "-d", "/nonexistent", "-s", "/bin/sh", SSH_TEST_USER])
+                .status()
+                .expect("useradd");
+            assert!(
+                s.success() || s.code() == Some(9),
+                "useradd {SSH_TEST_USER}: {s}"
+            );
+        }
+        let mut c = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd");
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{SSH_TEST_USER}:{SSH_TEST_PASSWORD}\n").as_bytes())
+            .expect("chpasswd stdin");
+        assert!(c.wait().expect("chpasswd").success(), "chpasswd failed");
+        if Path::new("/etc/sudoers.d").is_dir() {
+            let rule = format!("{SSH_TEST_USER} ALL=(root) /usr/bin/ss\n");
+            let path = Path::new("/etc/sudoers.d/vantage-ssh-test");
+            if std::fs::read_to_string(path).ok().as_deref() != Some(rule.as_str()) {
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                std::fs::write(&tmp, &rule).expect("sudoers rule");
+                std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o440))
+                    .expect("sudoers mode");
+                std::fs::rename(&tmp, path).expect("sudoers rule");
+            }
+        }
+    });
+}
+
+/// The real sshd with extra configuration lines.
+pub fn sshd_with(ip: &str, port: u16, extra: &str) -> Proc {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("hostkey");
     run(Command::new("ssh-keygen")
@@ -80,7 +209,7 @@ pub fn sshd(ip: &str, port: u16) -> Proc {
     std::fs::write(
         &config,
         format!(
-            "Port {port}\nListenAddress {ip}\nHostKey {}\nPidFile {}\nPasswordAuthentication no\n\
+            "{extra}Port {port}\nListenAddress {ip}\nHostKey {}\nPidFile {}\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n",
             key.display(),
             dir.path().join("sshd.pid").display()

@@ -90,6 +90,14 @@ pub enum Command {
     /// printed.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Alerts raised by collectors (a changed SSH host key …), newest first.
+    Alerts {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        format: FormatArg,
+    },
     /// Local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -341,6 +349,26 @@ Exit codes: 0, 1 failure, 2 bad input (no package database), 3 a finding at or a
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Inventory hosts over SSH, agentless: log in (key, password or a vault credential;
+    /// optionally through a jump host; optionally sudo), check the host key against the one
+    /// pinned on first contact, run fixed read-only commands (os-release, uname -r,
+    /// /proc/uptime, dpkg-query / rpm -qa / apk database, ss -tulpn) and judge the packages like
+    /// `inventory import`. A changed host key refuses the host and raises an alert.
+    #[command(after_help = "Examples:\n  \
+        vantage inventory ssh root@10.0.0.5 --key ~/.ssh/id_ed25519\n  \
+        PW=… vantage inventory ssh admin@db-01:2222 --password-env PW --sudo-password-env PW\n  \
+        vantage inventory ssh ops@10.1.0.7 --credential prod-key --jump ops@bastion --jump-credential bastion-key\n  \
+        vantage inventory ssh --targets-file hosts.txt --credential prod-key --concurrency 20 --format csv\n  \
+        vantage inventory ssh --scope prod            # the scope's SSH targets (vantage scopes ssh-target add)\n\n\
+A target is user@host[:port] (user@[v6]:port). Secrets are never taken from the command line.\n\
+Exit codes: 0, 1 a target failed, 2 bad input, 3 a finding at or above --fail-on.")]
+    Ssh(Box<SshArgs>),
+    /// Forget the SSH host key pinned for a target (after a legitimate re-install): the next
+    /// inventory pins the key it is shown.
+    ForgetHostKey {
+        /// user@host[:port] or host[:port].
+        target: String,
+    },
     /// Judge stored inventories again with the current knowledge (new advisories become
     /// findings without re-scanning hosts, withdrawn ones are closed), then prioritize. By
     /// default only what the knowledge base changed since the last detection is judged: the
@@ -354,6 +382,71 @@ Exit codes: 0, 1 failure, 2 bad input (no package database), 3 a finding at or a
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// `vantage inventory ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Targets: user@host[:port].
+    #[arg(value_name = "USER@HOST[:PORT]")]
+    pub targets: Vec<String>,
+    /// Read targets from a file (one per line; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// Inventory the SSH targets stored for this scope (each with its own credential).
+    #[arg(long, value_name = "SCOPE", conflicts_with_all = ["targets", "targets_file"])]
+    pub scope: Option<String>,
+    /// Private key file (OpenSSH or PEM).
+    #[arg(long, value_name = "FILE", group = "auth")]
+    pub key: Option<PathBuf>,
+    /// Environment variable holding the key's passphrase.
+    #[arg(long, value_name = "VAR", requires = "key")]
+    pub key_passphrase_env: Option<String>,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR", group = "auth")]
+    pub password_env: Option<String>,
+    /// A vault credential (ssh_key or password); its user name is used when the target has none.
+    #[arg(long, value_name = "NAME", group = "auth")]
+    pub credential: Option<String>,
+    /// Go through this bastion: user@host[:port].
+    #[arg(long, value_name = "USER@HOST[:PORT]")]
+    pub jump: Option<String>,
+    /// The jump host's key file.
+    #[arg(long, value_name = "FILE", requires = "jump", group = "jump_auth")]
+    pub jump_key: Option<PathBuf>,
+    /// Environment variable holding the jump host's password.
+    #[arg(long, value_name = "VAR", requires = "jump", group = "jump_auth")]
+    pub jump_password_env: Option<String>,
+    /// The jump host's vault credential.
+    #[arg(long, value_name = "NAME", requires = "jump", group = "jump_auth")]
+    pub jump_credential: Option<String>,
+    /// Run the privileged command (ss -p) with `sudo -n` (passwordless sudo).
+    #[arg(long)]
+    pub sudo: bool,
+    /// Run it with `sudo -S`, the password read from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "sudo")]
+    pub sudo_password_env: Option<String>,
+    /// Seconds to connect and log in (per hop).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Seconds each command may run.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub command_timeout: u64,
+    /// MiB each command may print.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_output_mib: usize,
+    /// Targets inventoried at once.
+    #[arg(long, default_value_t = 20)]
+    pub concurrency: usize,
+    /// Collect and print the facts without storing an inventory (checks access and host keys).
+    #[arg(long)]
+    pub collect_only: bool,
+    /// Exit with code 3 when an open finding has this priority or a higher one (p1 … p4).
+    #[arg(long, value_name = "PRIORITY")]
+    pub fail_on: Option<String>,
+    /// table, json or csv. One target: its full report; several: one row per target.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// What every inventory import takes besides the asset.
@@ -515,6 +608,36 @@ pub enum ScopesCommand {
         /// cvss, ssvc or both.
         #[arg(long)]
         model: Option<String>,
+    },
+    /// Add an SSH target to a scope, for `inventory ssh --scope` and the scheduler. Its
+    /// credentials are vault names (vantage credentials add), never secrets.
+    #[command(
+        after_help = "Example:\n  vantage scopes add-ssh-target prod root@10.0.0.5 --credential prod-key --sudo nopasswd"
+    )]
+    AddSshTarget {
+        /// Scope name.
+        scope: String,
+        /// user@host[:port].
+        target: String,
+        /// Vault credential to log in with.
+        #[arg(long)]
+        credential: String,
+        /// A bastion: user@host[:port].
+        #[arg(long, requires = "jump_credential")]
+        jump: Option<String>,
+        /// The bastion's vault credential.
+        #[arg(long, requires = "jump")]
+        jump_credential: Option<String>,
+        /// no, nopasswd (sudo -n) or password (sudo -S with the login password).
+        #[arg(long, default_value = "no")]
+        sudo: String,
+    },
+    /// List a scope's SSH targets.
+    SshTargets {
+        /// Scope name.
+        scope: String,
+        #[command(flatten)]
+        format: FormatArg,
     },
 }
 

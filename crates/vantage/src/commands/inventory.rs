@@ -2,11 +2,17 @@
 
 use std::io::Write;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use vantage_app::hosts::{CollectedHost, HostInventoryReport, SshRequest};
 use vantage_app::{AppError, Config};
 use vantage_domain::{Finding, Priority};
+use vantage_scan::remote::{SshAuth, SshEndpoint, Sudo};
+use zeroize::Zeroizing;
 
 use super::GateFailed;
-use crate::cli::{Format, ImportArgs, InventoryCommand, ScanCommand};
+use crate::cli::{Format, ImportArgs, InventoryCommand, ScanCommand, SshArgs};
 use crate::output::{Printer, Row, opt};
 
 /// A P1/P2 finding in the import summary.
@@ -62,36 +68,28 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
             let r = app.inventory_local(&root).await;
             app.store.close().await;
             let r = r?;
-            let headline = format!(
-                "kernel {}{}{}; up {}; {} listening sockets: {}",
-                r.kernel.as_deref().unwrap_or("unknown"),
-                if r.newer_kernel_installed {
-                    format!(
-                        " (a newer kernel is installed: {})",
-                        r.installed_kernels
-                            .last()
-                            .map(String::as_str)
-                            .unwrap_or_default()
-                    )
-                } else {
-                    String::new()
-                },
-                if r.reboot_required {
-                    "; REBOOT REQUIRED"
-                } else {
-                    ""
-                },
-                r.uptime_secs
-                    .map(|s| format!("{}d {}h", s / 86_400, s % 86_400 / 3600))
-                    .unwrap_or_else(|| "unknown".into()),
-                r.listening.len(),
-                r.listening
-                    .iter()
-                    .map(|l| format!("{}/{}:{}", l.protocol, l.address, l.port))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            let headline = host_headline(&r);
             report(&r.inventory, &r, format, fail_on, &headline)
+        }
+        InventoryCommand::Ssh(args) => ssh(config, *args).await,
+        InventoryCommand::ForgetHostKey { target } => {
+            let t = if target.contains('@') {
+                target.clone()
+            } else {
+                format!("-@{target}")
+            };
+            let endpoint = SshEndpoint::parse(&t).map_err(AppError::Invalid)?;
+            let app = super::open(config).await?;
+            let r = app.forget_host_key(&endpoint, "cli").await;
+            app.store.close().await;
+            r?;
+            writeln!(
+                std::io::stdout(),
+                "the host key of {}:{} is forgotten; the next inventory pins the key it is shown",
+                endpoint.host,
+                endpoint.port
+            )?;
+            Ok(())
         }
         InventoryCommand::Redetect { all, format } => {
             let app = super::open(config).await?;
@@ -242,6 +240,360 @@ fn report(
             ))
             .into());
         }
+    }
+    Ok(())
+}
+
+/// The first line of a host inventory's table: kernel, reboot, uptime, listening sockets.
+fn host_headline(r: &HostInventoryReport) -> String {
+    format!(
+        "{}{}kernel {}{}{}; up {}; {} listening sockets: {}",
+        if r.collector == "ssh" {
+            format!("{} ", r.target)
+        } else {
+            String::new()
+        },
+        r.host_key
+            .as_ref()
+            .map(|k| format!("(host key {} {}) ", k.algorithm, k.fingerprint))
+            .unwrap_or_default(),
+        r.kernel.as_deref().unwrap_or("unknown"),
+        if r.newer_kernel_installed {
+            format!(
+                " (a newer kernel is installed: {})",
+                r.installed_kernels
+                    .last()
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            )
+        } else {
+            String::new()
+        },
+        if r.reboot_required {
+            "; REBOOT REQUIRED"
+        } else {
+            ""
+        },
+        r.uptime_secs
+            .map(|s| format!("{}d {}h", s / 86_400, s % 86_400 / 3600))
+            .unwrap_or_else(|| "unknown".into()),
+        r.listening.len(),
+        r.listening
+            .iter()
+            .map(|l| format!("{}/{}:{}", l.protocol, l.address, l.port))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+fn env_secret(var: &str, what: &str) -> Result<Zeroizing<String>, AppError> {
+    std::env::var(var)
+        .map(Zeroizing::new)
+        .map_err(|_| AppError::Invalid(format!("{what}: environment variable {var} is not set")))
+}
+
+/// Authentication from the flags (`None`: no flag given).
+async fn auth_of(
+    app: &vantage_app::App,
+    key: Option<&std::path::Path>,
+    passphrase_env: Option<&str>,
+    password_env: Option<&str>,
+    credential: Option<&str>,
+) -> Result<Option<(Option<String>, SshAuth)>, AppError> {
+    Ok(match (key, password_env, credential) {
+        (Some(path), _, _) => {
+            let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                AppError::Invalid(format!("cannot read the key {}: {e}", path.display()))
+            })?);
+            let passphrase = passphrase_env
+                .map(|v| env_secret(v, "--key-passphrase-env"))
+                .transpose()?;
+            Some((None, SshAuth::Key { pem, passphrase }))
+        }
+        (_, Some(var), _) => Some((None, SshAuth::Password(env_secret(var, "--password-env")?))),
+        (_, _, Some(name)) => {
+            let (user, auth) = app.ssh_auth_from_vault(name).await?;
+            Some((Some(user).filter(|u| !u.is_empty()), auth))
+        }
+        _ => None,
+    })
+}
+
+/// The same authentication again (one per target; secrets are not cloned into many places
+/// longer than needed).
+async fn auth_again(
+    app: &vantage_app::App,
+    a: &SshArgs,
+) -> Result<Option<(Option<String>, SshAuth)>, AppError> {
+    auth_of(
+        app,
+        a.key.as_deref(),
+        a.key_passphrase_env.as_deref(),
+        a.password_env.as_deref(),
+        a.credential.as_deref(),
+    )
+    .await
+}
+
+#[derive(serde::Serialize)]
+struct SshRow {
+    target: String,
+    asset: String,
+    os: String,
+    packages: u64,
+    findings: u64,
+    p1: u64,
+    p2: u64,
+    host_key: String,
+    elapsed_ms: f64,
+    error: String,
+}
+
+impl Row for SshRow {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "target", "asset", "os", "packages", "findings", "P1", "P2", "host key", "ms", "error",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.target.clone(),
+            self.asset.clone(),
+            self.os.clone(),
+            self.packages.to_string(),
+            self.findings.to_string(),
+            self.p1.to_string(),
+            self.p2.to_string(),
+            self.host_key.clone(),
+            format!("{:.0}", self.elapsed_ms),
+            self.error.clone(),
+        ]
+    }
+}
+
+fn ssh_row(target: String, r: &Result<HostInventoryReport, AppError>) -> SshRow {
+    match r {
+        Ok(r) => SshRow {
+            target,
+            asset: r.asset.clone(),
+            os: r.inventory.os.clone().unwrap_or_default(),
+            packages: r.inventory.packages,
+            findings: r.inventory.findings,
+            p1: r.inventory.by_priority[0],
+            p2: r.inventory.by_priority[1],
+            host_key: r
+                .host_key
+                .as_ref()
+                .map(|k| k.fingerprint.clone())
+                .unwrap_or_default(),
+            elapsed_ms: r.inventory.elapsed_ms,
+            error: String::new(),
+        },
+        Err(e) => failed_row(target, e),
+    }
+}
+
+fn collected_row(target: String, r: &Result<CollectedHost, AppError>) -> SshRow {
+    match r {
+        Ok(c) => SshRow {
+            target,
+            asset: c.hostname.clone(),
+            os: c.os.clone().unwrap_or_default(),
+            packages: c.package_count as u64,
+            findings: 0,
+            p1: 0,
+            p2: 0,
+            host_key: c.host_key.fingerprint.clone(),
+            elapsed_ms: c.elapsed_ms,
+            error: String::new(),
+        },
+        Err(e) => failed_row(target, e),
+    }
+}
+
+fn failed_row(target: String, e: &AppError) -> SshRow {
+    SshRow {
+        target,
+        asset: String::new(),
+        os: String::new(),
+        packages: 0,
+        findings: 0,
+        p1: 0,
+        p2: 0,
+        host_key: String::new(),
+        elapsed_ms: 0.0,
+        error: e.to_string(),
+    }
+}
+
+/// `vantage inventory ssh`.
+async fn ssh(config: Config, a: SshArgs) -> anyhow::Result<()> {
+    let fail_on = a
+        .fail_on
+        .as_deref()
+        .map(|p| {
+            p.parse::<Priority>()
+                .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
+        })
+        .transpose()?;
+    let mut targets = a.targets.clone();
+    if let Some(f) = &a.targets_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", f.display())))?;
+        targets.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    if targets.is_empty() && a.scope.is_none() {
+        return Err(AppError::Invalid(
+            "name a target (user@host[:port]), --targets-file or --scope".into(),
+        )
+        .into());
+    }
+    let app = Arc::new(super::open(config).await?);
+    let result = ssh_run(&app, &a, targets, fail_on).await;
+    app.store.close().await;
+    result
+}
+
+async fn ssh_run(
+    app: &Arc<vantage_app::App>,
+    a: &SshArgs,
+    targets: Vec<String>,
+    fail_on: Option<Priority>,
+) -> anyhow::Result<()> {
+    let mut requests = Vec::new();
+    if let Some(scope) = &a.scope {
+        for t in app.ssh_targets(scope).await? {
+            requests.push((t.endpoint.clone(), app.ssh_request_for(&t).await?));
+        }
+        if requests.is_empty() {
+            return Err(AppError::Invalid(format!(
+                "scope `{scope}` has no SSH targets (vantage scopes add-ssh-target)"
+            ))
+            .into());
+        }
+    } else {
+        for t in &targets {
+            let (user, auth) = auth_again(app, a).await?.ok_or_else(|| {
+                AppError::Invalid("give --key FILE, --password-env VAR or --credential NAME".into())
+            })?;
+            let spec = match (t.contains('@'), user) {
+                (true, _) => t.clone(),
+                (false, Some(u)) => format!("{u}@{t}"),
+                (false, None) => {
+                    return Err(AppError::Invalid(format!(
+                        "`{t}`: expected user@host[:port] (or a --credential with a user name)"
+                    ))
+                    .into());
+                }
+            };
+            let endpoint = SshEndpoint::parse(&spec).map_err(AppError::Invalid)?;
+            let mut req = SshRequest::new(endpoint, auth);
+            if let Some(j) = &a.jump {
+                let je = SshEndpoint::parse(j).map_err(AppError::Invalid)?;
+                let (_, ja) = auth_of(
+                    app,
+                    a.jump_key.as_deref(),
+                    None,
+                    a.jump_password_env.as_deref(),
+                    a.jump_credential.as_deref(),
+                )
+                .await?
+                .ok_or_else(|| {
+                    AppError::Invalid(
+                        "--jump needs --jump-key, --jump-password-env or --jump-credential".into(),
+                    )
+                })?;
+                req.jump = Some((je, ja));
+            }
+            req.sudo = match (&a.sudo_password_env, a.sudo) {
+                (Some(var), _) => Sudo::Password(env_secret(var, "--sudo-password-env")?),
+                (None, true) => Sudo::NoPassword,
+                (None, false) => Sudo::No,
+            };
+            req.connect_timeout = Duration::from_secs(a.connect_timeout.max(1));
+            req.command_timeout = Duration::from_secs(a.command_timeout.max(1));
+            req.max_output = a.max_output_mib.max(1) * 1024 * 1024;
+            requests.push((t.clone(), req));
+        }
+    }
+    let total = requests.len();
+    let mut out = std::io::stdout().lock();
+    if a.collect_only {
+        let results = app.collect_many(requests, a.concurrency, "cli").await;
+        let failed = results.iter().filter(|r| r.1.is_err()).count();
+        if a.format == Format::Json {
+            let v: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(t, r)| match r {
+                    Ok(c) => serde_json::to_value(c).unwrap_or_default(),
+                    Err(e) => serde_json::json!({"target": t, "error": e.to_string()}),
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+        } else {
+            let mut printer = Printer::new::<SshRow>(a.format, &mut out);
+            for (t, r) in &results {
+                printer.row(&collected_row(t.clone(), r))?;
+            }
+            printer.finish()?;
+        }
+        return finish_many(total, failed);
+    }
+    let mut results = app.inventory_many(requests, a.concurrency, "cli").await;
+    if total == 1 {
+        let (_, r) = results.pop().expect("one result");
+        let r = r?;
+        return report(&r.inventory, &r, a.format, fail_on, &host_headline(&r));
+    }
+    let failed = results.iter().filter(|r| r.1.is_err()).count();
+    if a.format == Format::Json {
+        let v: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(t, r)| match r {
+                Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+                Err(e) => serde_json::json!({"target": t, "error": e.to_string()}),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        let mut printer = Printer::new::<SshRow>(a.format, &mut out);
+        for (t, r) in &results {
+            printer.row(&ssh_row(t.clone(), r))?;
+        }
+        printer.finish()?;
+    }
+    if let Some(gate) = fail_on {
+        let hit: Vec<&str> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .filter(|r| {
+                r.inventory.by_priority[..gate as usize + 1]
+                    .iter()
+                    .any(|n| *n > 0)
+            })
+            .map(|r| r.asset.as_str())
+            .collect();
+        if !hit.is_empty() && failed == 0 {
+            return Err(GateFailed(format!(
+                "open findings at or above {gate} on {}",
+                hit.join(", ")
+            ))
+            .into());
+        }
+    }
+    finish_many(total, failed)
+}
+
+fn finish_many(total: usize, failed: usize) -> anyhow::Result<()> {
+    if failed > 0 {
+        anyhow::bail!("{failed} of {total} targets failed (see the error column)");
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use vantage_app::{AppError, Config};
 use vantage_domain::query::MAX_PAGE_SIZE;
 use vantage_domain::{Asset, AssetKind, Finding, Page, Priority, Scope, StatusFilter, VulnId};
 
-use crate::cli::{AssetsCommand, FindingsCommand, Format, ScopesCommand};
+use crate::cli::{AssetsCommand, FindingsCommand, Format, FormatArg, ScopesCommand};
 use crate::output::{Printer, Row, opt};
 
 fn rfc3339(t: &time::OffsetDateTime) -> String {
@@ -409,6 +409,54 @@ pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
             app.store.close().await;
             return Ok(());
         }
+        ScopesCommand::AddSshTarget {
+            scope,
+            target,
+            credential,
+            jump,
+            jump_credential,
+            sudo,
+        } => {
+            let endpoint = vantage_scan::remote::SshEndpoint::parse(&target)
+                .map_err(vantage_app::AppError::Invalid)?;
+            let jump = jump
+                .map(|j| vantage_scan::remote::SshEndpoint::parse(&j))
+                .transpose()
+                .map_err(vantage_app::AppError::Invalid)?;
+            let app = super::open(config).await?;
+            let t = app
+                .add_ssh_target(
+                    &scope,
+                    &endpoint,
+                    &credential,
+                    jump.as_ref().zip(jump_credential.as_deref()),
+                    &sudo,
+                    "cli",
+                )
+                .await;
+            app.store.close().await;
+            let t = t?;
+            use std::io::Write;
+            writeln!(
+                std::io::stdout(),
+                "scope {scope}: SSH target {} added (credential {}, sudo {})",
+                t.endpoint,
+                t.credential,
+                t.sudo
+            )?;
+            return Ok(());
+        }
+        ScopesCommand::SshTargets { scope, format } => {
+            let app = super::open(config).await?;
+            let targets = app.ssh_targets(&scope).await;
+            app.store.close().await;
+            let mut printer = Printer::new::<SshTargetRow>(format.format, std::io::stdout().lock());
+            for t in targets? {
+                printer.row(&SshTargetRow(t))?;
+            }
+            printer.finish()?;
+            return Ok(());
+        }
     };
     let app = super::open(config).await?;
     let mut printer = Printer::new::<Scope>(f.format, std::io::stdout().lock());
@@ -417,5 +465,60 @@ pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
     }
     printer.finish()?;
     app.store.close().await;
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct SshTargetRow(vantage_store::SshTarget);
+
+impl Row for SshTargetRow {
+    fn headers() -> &'static [&'static str] {
+        &["target", "credential", "jump", "jump credential", "sudo"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let t = &self.0;
+        vec![
+            t.endpoint.clone(),
+            t.credential.clone(),
+            opt(&t.jump),
+            opt(&t.jump_credential),
+            t.sudo.clone(),
+        ]
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct AlertRow(vantage_store::Alert);
+
+impl Row for AlertRow {
+    fn headers() -> &'static [&'static str] {
+        &["id", "at", "severity", "kind", "subject", "message"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let a = &self.0;
+        vec![
+            a.id.to_string(),
+            a.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            a.severity.clone(),
+            a.kind.clone(),
+            a.subject.clone(),
+            a.message.clone(),
+        ]
+    }
+}
+
+/// `vantage alerts`.
+pub async fn alerts(config: Config, limit: u32, f: FormatArg) -> anyhow::Result<()> {
+    let app = super::open(config).await?;
+    let alerts = app.store.alerts(limit).await;
+    app.store.close().await;
+    let mut printer = Printer::new::<AlertRow>(f.format, std::io::stdout().lock());
+    for a in alerts? {
+        printer.row(&AlertRow(a))?;
+    }
+    printer.finish()?;
     Ok(())
 }
