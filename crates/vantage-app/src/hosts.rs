@@ -140,7 +140,7 @@ fn parse_packages(
         PackageSource::DpkgQuery(t) => ("dpkg-query", inventory::dpkg::parse_query(t)),
         PackageSource::ApkInstalled(t) => ("apk-installed", inventory::apk::parse_installed(t)),
         PackageSource::RpmQuery(t) => ("rpm-query", inventory::rpm::parse_tsv(t)),
-        PackageSource::None => {
+        PackageSource::RpmSqlite(_) | PackageSource::None => {
             return Err(AppError::Invalid(format!(
                 "{origin}: no package database (dpkg, apk installed database or rpm)"
             )));

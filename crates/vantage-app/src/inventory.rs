@@ -736,12 +736,14 @@ impl App {
                 },
                 name: asset_name.clone(),
                 os: os.as_ref().map(OsRelease::label),
-                identifiers: std::iter::once(Identifier::new(
-                    IdentifierKind::Hostname,
-                    &asset_name,
-                ))
-                .chain(extra_ids)
-                .collect(),
+                // An image is known by its digest alone (a tag moves); a host also by its name.
+                identifiers: if inv.container && !extra_ids.is_empty() {
+                    extra_ids
+                } else {
+                    std::iter::once(Identifier::new(IdentifierKind::Hostname, &asset_name))
+                        .chain(extra_ids)
+                        .collect()
+                },
                 tags: vec![],
                 seen_at: now,
             })

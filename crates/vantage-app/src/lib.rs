@@ -10,6 +10,7 @@ pub mod config;
 pub mod env;
 pub mod feeds;
 pub mod hosts;
+pub mod images;
 pub mod inventory;
 pub mod network;
 pub mod prioritize;

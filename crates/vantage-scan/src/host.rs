@@ -30,6 +30,9 @@ pub enum PackageSource {
     ApkInstalled(String),
     /// `rpm -qa --qf RPM_QUERY` output.
     RpmQuery(String),
+    /// An rpm sqlite database (`rpmdb.sqlite`) found in an image, to be read with
+    /// [`crate::image::rpmdb_sqlite_packages`].
+    RpmSqlite(Vec<u8>),
     /// No package database found.
     None,
 }

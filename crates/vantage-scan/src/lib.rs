@@ -13,12 +13,14 @@
 //! - [`ssh`]: an SSH server's host key fingerprint, as `ssh-keyscan` reads it.
 //! - [`host`]: what a host runs, read from the machine itself (local inventory).
 //! - [`remote`]: the same facts collected over SSH (agentless inventory).
+//! - [`image`]: container images (docker save, OCI layouts, registries) read without a runtime.
 #![forbid(unsafe_code)]
 
 pub mod connect;
 pub mod fingerprint;
 pub mod host;
 pub mod http;
+pub mod image;
 pub mod nmap_xml;
 pub mod ports;
 pub mod probes;
@@ -58,6 +60,9 @@ pub enum ScanError {
     /// An SSH collection failed.
     #[error(transparent)]
     Ssh(#[from] remote::SshError),
+    /// A container image could not be read.
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
     /// Malformed nmap XML.
     #[error("nmap XML {0}: {1}")]
     NmapXml(String, String),

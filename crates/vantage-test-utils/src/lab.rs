@@ -48,6 +48,11 @@ impl Drop for Proc {
     }
 }
 
+/// Starts a process that is killed when the returned [`Proc`] drops.
+pub fn spawn_proc(cmd: &mut Command, dir: TempDir, what: &str) -> Proc {
+    spawn(cmd, dir, what)
+}
+
 fn spawn(cmd: &mut Command, dir: TempDir, what: &str) -> Proc {
     let child = cmd
         .stdin(Stdio::null())

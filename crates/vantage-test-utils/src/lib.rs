@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod lab;
+pub mod oci;
 
 use rand::Rng;
 use sqlx::Connection;

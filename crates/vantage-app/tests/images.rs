@@ -1,0 +1,266 @@
+//! `scan image` on SQLite and PostgreSQL, with images the test builds: an OCI layout (gzip
+//! layers, a whiteout, a symlinked os-release), the same image turned into a `docker save`
+//! archive by skopeo and pushed by skopeo to a real registry (Debian's docker-registry) on a
+//! loopback address — all three read as one asset with the same packages and findings; an
+//! Alpine image with vuls' real installed database judged by the real Alpine secdb; and hostile
+//! archives refused.
+
+use std::collections::BTreeSet;
+
+use vantage_app::images::ImageRequest;
+use vantage_app::{App, AppError, Config};
+use vantage_scan::ScanError;
+use vantage_scan::image::{ImageError, ImageLimits, RegistryOptions};
+use vantage_test_utils::lab::loopback_net;
+use vantage_test_utils::oci::{Entry, layer_tar, registry, skopeo_copy, write_layout};
+use vantage_test_utils::{both_backends, test_data, vuls_inventory};
+
+const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
+
+fn stanza(name: &str, source: &str, version: &str) -> String {
+    format!(
+        "Package: {name}\nStatus: install ok installed\nArchitecture: amd64\nSource: {source}\nVersion: {version}\n\n"
+    )
+}
+
+/// A distroless-style Debian image: base layer with os-release (behind a symlink) and three
+/// packages in status.d; the second layer removes one package with a whiteout and adds one.
+fn debian_layers() -> Vec<Vec<u8>> {
+    vec![
+        layer_tar(&[
+            Entry::Dir("etc"),
+            Entry::File("usr/lib/os-release", OS_RELEASE.into()),
+            Entry::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Entry::File(
+                "var/lib/dpkg/status.d/base-files",
+                stanza("base-files", "base-files", "12.4+deb12u5").into(),
+            ),
+            Entry::File(
+                "var/lib/dpkg/status.d/libssl3",
+                stanza("libssl3", "openssl", "3.0.11-1~deb12u2").into(),
+            ),
+            Entry::File(
+                "var/lib/dpkg/status.d/curl",
+                stanza("curl", "curl", "7.88.1-10+deb12u5").into(),
+            ),
+            Entry::File("usr/bin/big", vec![7u8; 300_000]),
+        ]),
+        layer_tar(&[
+            Entry::Whiteout("var/lib/dpkg/status.d/curl"),
+            Entry::File(
+                "var/lib/dpkg/status.d/zlib1g",
+                stanza("zlib1g", "zlib", "1:1.2.13.dfsg-1").into(),
+            ),
+        ]),
+    ]
+}
+
+fn request() -> ImageRequest {
+    ImageRequest::default()
+}
+
+fn names(r: &vantage_app::images::ImageInventoryReport) -> BTreeSet<String> {
+    r.packages
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect()
+}
+
+both_backends! {
+    async fn an_image_is_one_asset_whether_read_from_a_layout_an_archive_or_a_registry(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        // Our own advisory: openssl fixed after the image's version.
+        let feed = tempfile::tempdir().unwrap();
+        let dsa = feed.path().join("DSA-list");
+        std::fs::write(&dsa, "[27 Nov 2026] DSA-9998-1 openssl - security update\n\t{CVE-2099-0002}\n\t[bookworm] - openssl 3.0.13-1~deb12u1\n").unwrap();
+        app.import_feed(&dsa, &Default::default()).await.unwrap();
+
+        let work = tempfile::tempdir().unwrap();
+        let layout = work.path().join("layout");
+        let digest = write_layout(&layout, "1.0", &debian_layers(), true);
+        let from_layout = app.scan_image(layout.to_str().unwrap(), &request()).await.unwrap();
+        let want: BTreeSet<String> = ["base-files 12.4+deb12u5", "libssl3 3.0.11-1~deb12u2", "zlib1g 1:1.2.13.dfsg-1"]
+            .into_iter().map(String::from).collect();
+        assert_eq!(names(&from_layout), want);
+        assert_eq!(from_layout.image.config_digest, digest);
+        assert_eq!((from_layout.image.format, from_layout.image.layers), ("oci-layout", 2));
+        assert_eq!(from_layout.inventory.os.as_deref(), Some("debian:12"));
+        assert_eq!(from_layout.inventory.findings, 1);
+        assert_eq!(from_layout.inventory.urgent.len() + usize::from(from_layout.inventory.by_priority[2] + from_layout.inventory.by_priority[3] + from_layout.inventory.by_priority[4] > 0), 1);
+
+        // skopeo makes a docker save archive of it.
+        let archive = work.path().join("image.tar");
+        skopeo_copy(&format!("oci:{}:1.0", layout.display()), &format!("docker-archive:{}:lab/debian:1.0", archive.display()));
+        let from_archive = app.scan_image(archive.to_str().unwrap(), &request()).await.unwrap();
+        assert_eq!(from_archive.image.format, "docker-archive");
+        assert_eq!(from_archive.image.repo_tags, ["docker.io/lab/debian:1.0"]); // as skopeo names it
+        assert_eq!(names(&from_archive), want);
+
+        // skopeo pushes it to a real registry; Vantage pulls it.
+        let net = loopback_net();
+        let (_reg, addr) = registry(&format!("{net}1"), 5000);
+        skopeo_copy(&format!("oci:{}:1.0", layout.display()), &format!("docker://{addr}/lab/debian:1.0"));
+        let pull = ImageRequest {
+            registry: RegistryOptions { insecure: vec![addr.to_string()], ..Default::default() },
+            ..request()
+        };
+        let from_registry = app.scan_image(&format!("{addr}/lab/debian:1.0"), &pull).await.unwrap();
+        assert_eq!(from_registry.image.format, "registry");
+        assert!(from_registry.image.manifest_digest.as_deref().is_some_and(|d| d.starts_with("sha256:")));
+        assert_eq!(names(&from_registry), want);
+
+        // One image, one asset (by its digest), whatever the source.
+        assert_eq!(from_archive.image.config_digest, from_registry.image.config_digest);
+        assert_eq!(from_archive.inventory.asset_id, from_registry.inventory.asset_id);
+        let asset = db.store.asset(vantage_domain::AssetId(from_registry.inventory.asset_id)).await.unwrap().unwrap();
+        assert_eq!(asset.kind, vantage_domain::AssetKind::ContainerImage);
+        assert_eq!(from_registry.inventory.findings, 1);
+
+        // A reference nothing answers for: a clear registry error.
+        let e = app.scan_image(&format!("{addr}/lab/missing:1.0"), &pull).await.unwrap_err();
+        assert!(e.to_string().contains("registry") && e.to_string().contains("missing"), "{e}");
+    }
+}
+
+both_backends! {
+    async fn an_alpine_image_is_judged_by_the_alpine_secdb(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        app.import_feed(&test_data("distro/alpine-secdb/v3.19-main.json.gz"), &Default::default()).await.unwrap();
+        let mut installed = String::new();
+        for p in vuls_inventory("packages/vuls-integration/alpine_319.packages.json.gz") {
+            installed.push_str(&format!("C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:{}\nV:{}\nA:x86_64\no:{}\n\n", p.name, p.version, p.source));
+        }
+        let layers = vec![layer_tar(&[
+            Entry::File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n".into()),
+            Entry::File("lib/apk/db/installed", installed.clone().into_bytes()),
+        ])];
+        let work = tempfile::tempdir().unwrap();
+        write_layout(work.path(), "3.19", &layers, false);
+        let r = app.scan_image(work.path().to_str().unwrap(), &request()).await.unwrap();
+        assert_eq!(r.package_source, "apk-installed");
+        assert_eq!(r.inventory.os.as_deref(), Some("alpine:3.19"));
+        // The same findings as importing the installed database by hand.
+        let file = work.path().join("installed");
+        std::fs::write(&file, &installed).unwrap();
+        let by_hand = app.import_inventory("by-hand", Some("alpine:3.19"), &file).await.unwrap();
+        assert!(r.inventory.findings >= 10, "{}", r.inventory.findings);
+        assert_eq!(r.inventory.findings, by_hand.findings);
+    }
+}
+
+fn image_error(e: AppError) -> ImageError {
+    match e {
+        AppError::Scan(ScanError::Image(e)) => e,
+        other => panic!("expected an image error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn hostile_archives_are_refused_and_nothing_is_stored() {
+    let db = vantage_test_utils::TestDb::sqlite().await;
+    let app = App::from_parts(Config::default(), db.store.clone());
+    let work = tempfile::tempdir().unwrap();
+
+    // A symlink that climbs out of the image, on the way to os-release.
+    let escape = work.path().join("escape");
+    write_layout(
+        &escape,
+        "x",
+        &[layer_tar(&[
+            Entry::Symlink("etc/os-release", "../../../../../etc/os-release"),
+            Entry::File("var/lib/dpkg/status", stanza("a", "a", "1").into()),
+        ])],
+        true,
+    );
+    let e = image_error(
+        app.scan_image(escape.to_str().unwrap(), &request())
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(e, ImageError::Unsafe(..)) && e.to_string().contains("climbs out"),
+        "{e}"
+    );
+
+    // A layer entry with `..` (written into the header by hand: tar builders refuse it).
+    let mut h = tar::Header::new_old();
+    h.as_old_mut().name[..21].copy_from_slice(b"../../../tmp/pwned.sh");
+    h.set_size(0);
+    h.set_mode(0o755);
+    h.set_cksum();
+    let mut evil = h.as_bytes().to_vec();
+    evil.extend_from_slice(&[0; 1024]);
+    let traversal = work.path().join("traversal");
+    write_layout(&traversal, "x", &[evil], false);
+    let e = image_error(
+        app.scan_image(traversal.to_str().unwrap(), &request())
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        e.to_string().contains("../../../tmp/pwned.sh") && e.to_string().contains("refused"),
+        "{e}"
+    );
+    assert!(!std::path::Path::new("/tmp/pwned.sh").exists());
+
+    // A decompression bomb: 256 MiB of zeros in a small gzip layer, with a 64 MiB budget.
+    let bomb_tar = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(256 << 20);
+        h.set_mode(0o644);
+        b.append_data(
+            &mut h,
+            "zeros",
+            std::io::Read::take(std::io::repeat(0), 256 << 20),
+        )
+        .unwrap();
+        b.into_inner().unwrap()
+    };
+    let bomb = work.path().join("bomb");
+    write_layout(&bomb, "x", &[bomb_tar], true);
+    let small = ImageRequest {
+        limits: ImageLimits {
+            max_unpacked: 64 << 20,
+            ..Default::default()
+        },
+        ..request()
+    };
+    let e = image_error(
+        app.scan_image(bomb.to_str().unwrap(), &small)
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
+
+    // A truncated archive (a docker save cut in the middle of a layer).
+    let good = work.path().join("good");
+    write_layout(&good, "1", &debian_layers(), false);
+    let archive = work.path().join("good.tar");
+    skopeo_copy(
+        &format!("oci:{}:1", good.display()),
+        &format!("docker-archive:{}:lab/x:1", archive.display()),
+    );
+    let bytes = std::fs::read(&archive).unwrap();
+    let cut = work.path().join("cut.tar");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = app
+        .scan_image(cut.to_str().unwrap(), &request())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("truncated")
+            || e.to_string().contains("not in the archive")
+            || e.to_string().contains("manifest.json"),
+        "{e}"
+    );
+    // Not an image at all.
+    let junk = work.path().join("junk.tar");
+    std::fs::write(&junk, b"hello").unwrap();
+    assert!(
+        app.scan_image(junk.to_str().unwrap(), &request())
+            .await
+            .is_err()
+    );
+    assert_eq!(db.store.count_live_assets().await.unwrap(), 0);
+}
