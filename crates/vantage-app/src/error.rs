@@ -38,6 +38,9 @@ pub enum AppError {
     /// A scan request, probe file or nmap file is unusable (the message says which and why).
     #[error(transparent)]
     Scan(#[from] vantage_scan::ScanError),
+    /// A remote system (an API server, a registry) failed or refused.
+    #[error("{0}")]
+    Unavailable(String),
     /// A password could not be hashed or checked.
     #[error("password hashing failed: {0}")]
     Crypto(String),
@@ -46,6 +49,9 @@ pub enum AppError {
 impl AppError {
     /// Whether the error is the caller's input (exit code 2, HTTP 4xx) rather than a failure.
     pub fn is_bad_input(&self) -> bool {
+        if let AppError::Scan(e) = self {
+            return !e.is_remote_failure();
+        }
         matches!(
             self,
             AppError::Config(_)
@@ -53,7 +59,6 @@ impl AppError {
                 | AppError::Invalid(_)
                 | AppError::BadCredentials
                 | AppError::Feed(_)
-                | AppError::Scan(_)
                 | AppError::Store(
                     StoreError::Invalid(_)
                         | StoreError::UnsupportedUrl(_)

@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod hosts;
 pub mod images;
 pub mod inventory;
+pub mod kubernetes;
 pub mod network;
 pub mod prioritize;
 pub mod queries;

@@ -67,3 +67,16 @@ pub enum ScanError {
     #[error("nmap XML {0}: {1}")]
     NmapXml(String, String),
 }
+
+impl ScanError {
+    /// Whether a remote system failed (unreachable, timed out, refused mid-way) rather than the
+    /// request being wrong: such errors are failures, not bad input.
+    pub fn is_remote_failure(&self) -> bool {
+        use remote::SshError as S;
+        matches!(
+            self,
+            ScanError::Ssh(S::Connect(..) | S::Timeout(..) | S::Protocol(..) | S::Command(..))
+                | ScanError::Image(image::ImageError::Registry(..))
+        )
+    }
+}

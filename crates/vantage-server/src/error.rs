@@ -80,6 +80,10 @@ impl From<AppError> for ApiError {
             AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Store(S::Conflict { .. }) => (StatusCode::CONFLICT, "conflict"),
             AppError::Store(S::Connect { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            AppError::Scan(s) if s.is_remote_failure() => {
+                (StatusCode::BAD_GATEWAY, "upstream_failed")
+            }
             e if e.is_bad_input() => (StatusCode::BAD_REQUEST, "bad_request"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -78,6 +78,9 @@ pub enum Command {
     /// Scan the network (hosts, open ports, services, TLS) or an artefact (an SBOM).
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Discover assets through other systems' APIs (Kubernetes).
+    #[command(subcommand)]
+    Discover(DiscoverCommand),
     /// Import results of other tools (nmap XML).
     #[command(subcommand)]
     Import(ImportCommand),
@@ -384,6 +387,79 @@ Exit codes: 0, 1 a target failed, 2 bad input, 3 a finding at or above --fail-on
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DiscoverCommand {
+    /// List the images running pods use (the digests the kubelets report) through the
+    /// Kubernetes API, and queue each for an image scan (`vantage scan image --queued`, or the
+    /// scheduler). Logs in with a kubeconfig (token, token file, client certificate or basic
+    /// auth; exec plugins are not run) or the pod's service account (--in-cluster).
+    #[command(after_help = "Examples:\n  \
+        vantage discover kubernetes --kubeconfig ~/.kube/prod.yaml --context prod\n  \
+        vantage discover kubernetes --namespace shop --scan --insecure-registry 127.0.0.1:5000\n  \
+        vantage discover kubernetes --in-cluster --format json\n\n\
+The account needs `list` on pods (a ClusterRole with pods: [list]).")]
+    Kubernetes {
+        /// Kubeconfig file (default: $KUBECONFIG's first file, else ~/.kube/config).
+        #[arg(long, value_name = "FILE", conflicts_with = "in_cluster")]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context (default: current-context).
+        #[arg(long)]
+        context: Option<String>,
+        /// Use the pod's service account (token and CA under
+        /// /var/run/secrets/kubernetes.io/serviceaccount).
+        #[arg(long)]
+        in_cluster: bool,
+        /// Only this namespace.
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+        /// Scan the queued images now.
+        #[arg(long)]
+        scan: bool,
+        /// Plain-HTTP registries for --scan (host:port; repeatable).
+        #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+        insecure_registry: Vec<String>,
+        /// table, json or csv.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// `vantage scan image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// A file (docker save archive, OCI archive), a directory (OCI layout) or a registry
+    /// reference (host[:port]/repo:tag or @sha256:…).
+    #[arg(value_name = "REF|FILE", required_unless_present = "queued")]
+    pub image: Option<String>,
+    /// Scan every image queued by `vantage discover kubernetes` instead.
+    #[arg(long, conflicts_with = "image")]
+    pub queued: bool,
+    /// os/arch[/variant] of a multi-platform image (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Speak plain HTTP to this registry (host:port; repeatable). Only for local registries.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// Registry user name (its password from --password-env).
+    #[arg(long, requires = "password_env")]
+    pub username: Option<String>,
+    /// Environment variable holding the registry password or token.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// A vault credential (password or token) for the registry.
+    #[arg(long, value_name = "NAME", conflicts_with = "password_env")]
+    pub credential: Option<String>,
+    /// MiB all layers may unpack to (a decompression bomb is refused past it).
+    #[arg(long, value_name = "MIB", default_value_t = 16384)]
+    pub max_unpacked_mib: u64,
+    /// Exit with code 3 when an open finding has this priority or a higher one (p1 … p4).
+    #[arg(long, value_name = "PRIORITY")]
+    pub fail_on: Option<String>,
+    /// table (a summary and the P1/P2 findings), json (everything) or csv (the P1/P2 findings).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 /// `vantage inventory ssh`.
 #[derive(Debug, Args)]
 pub struct SshArgs {
@@ -546,6 +622,23 @@ pub enum ScanCommand {
 Exit codes: 0, 1 failure, 2 bad input (malformed target or ports, unknown scope, a target outside \
 the scope or in the deny list, a host name that does not resolve).")]
     Network(NetworkArgs),
+    /// Inventory a container image without a container runtime: a `docker save` archive, an
+    /// OCI image layout (directory or tar), or an image in a registry (distribution API v2;
+    /// anonymous, basic or token auth; a multi-platform image resolved to --platform). Layers
+    /// are applied in order with whiteouts; the dpkg, apk or rpm (sqlite) database is read and
+    /// judged like `inventory import`. The image becomes an asset known by its digest: read
+    /// from a file or a registry, one image is one asset.
+    #[command(after_help = "Examples:\n  \
+        docker save shop:1.4 -o shop.tar && vantage scan image shop.tar\n  \
+        vantage scan image ./oci-layout --format json\n  \
+        vantage scan image registry.example/shop:1.4 --platform linux/arm64 --credential registry\n  \
+        vantage scan image 127.0.0.1:5000/lab/app:1 --insecure-registry 127.0.0.1:5000\n  \
+        vantage scan image --queued          # the images `discover kubernetes` queued\n\n\
+Hostile archives (absolute paths, `..`, symlinks out of the image, bombs past --max-unpacked-mib, \
+truncated layers) are refused; nothing from a layer is written to disk.\n\
+Exit codes: 0, 1 failure (registry unreachable), 2 bad input (an unreadable or hostile image), \
+3 a finding at or above --fail-on.")]
+    Image(ImageArgs),
     /// Judge a CycloneDX or SPDX JSON SBOM: its components become the packages of an asset
     /// (named by the SBOM's subject unless --asset is given; a container image when the SBOM
     /// says so), judged like `inventory import` — distribution packages by the distribution's

@@ -12,7 +12,9 @@ use vantage_scan::remote::{SshAuth, SshEndpoint, Sudo};
 use zeroize::Zeroizing;
 
 use super::GateFailed;
-use crate::cli::{Format, ImportArgs, InventoryCommand, ScanCommand, SshArgs};
+use crate::cli::{
+    DiscoverCommand, Format, ImageArgs, ImportArgs, InventoryCommand, ScanCommand, SshArgs,
+};
 use crate::output::{Printer, Row, opt};
 
 /// A P1/P2 finding in the import summary.
@@ -121,6 +123,7 @@ pub async fn scan(config: Config, c: ScanCommand) -> anyhow::Result<()> {
     match c {
         ScanCommand::Sbom { asset, common } => import(config, asset, common).await,
         ScanCommand::Network(args) => super::network::scan(config, args).await,
+        ScanCommand::Image(args) => image(config, args).await,
     }
 }
 
@@ -596,4 +599,186 @@ fn finish_many(total: usize, failed: usize) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {total} targets failed (see the error column)");
     }
     Ok(())
+}
+
+/// `vantage scan image`.
+async fn image(config: Config, a: ImageArgs) -> anyhow::Result<()> {
+    use vantage_app::images::ImageRequest;
+    use vantage_scan::image::{ImageLimits, Platform, RegistryLogin, RegistryOptions};
+    let fail_on = a
+        .fail_on
+        .as_deref()
+        .map(|p| {
+            p.parse::<Priority>()
+                .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
+        })
+        .transpose()?;
+    let platform = a
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(AppError::Invalid)?;
+    let app = super::open(config).await?;
+    let login = match (&a.username, &a.password_env, &a.credential) {
+        (Some(u), Some(var), _) => {
+            RegistryLogin::Basic(u.clone(), env_secret(var, "--password-env")?)
+        }
+        (u, _, Some(name)) => {
+            let (c, secret) = app.credential_secret(name).await?;
+            let user = u.clone().unwrap_or(c.username);
+            let secret = String::from_utf8(secret.to_vec())
+                .map_err(|_| AppError::Invalid(format!("credential `{name}` is not UTF-8 text")))?;
+            RegistryLogin::Basic(user, Zeroizing::new(secret))
+        }
+        _ => RegistryLogin::Anonymous,
+    };
+    let req = ImageRequest {
+        platform,
+        registry: RegistryOptions {
+            login,
+            insecure: a.insecure_registry.clone(),
+        },
+        limits: ImageLimits {
+            max_unpacked: a.max_unpacked_mib.max(1) << 20,
+            ..Default::default()
+        },
+    };
+    if a.queued {
+        let r = app.scan_queued_images(&req, "cli").await;
+        app.store.close().await;
+        let r = r?;
+        let mut out = std::io::stdout().lock();
+        if a.format == Format::Json {
+            serde_json::to_writer_pretty(&mut out, &r)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{} queued images scanned, {} failed",
+                r.done,
+                r.failed.len()
+            )?;
+            for (image, e) in &r.failed {
+                writeln!(out, "  {image}: {e}")?;
+            }
+        }
+        if !r.failed.is_empty() {
+            anyhow::bail!("{} queued images failed", r.failed.len());
+        }
+        return Ok(());
+    }
+    let source = a.image.clone().unwrap_or_default();
+    let r = app.scan_image(&source, &req).await;
+    app.store.close().await;
+    let r = r?;
+    let mut err = std::io::stderr();
+    for w in &r.image.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    let headline = format!(
+        "{} {} ({}): {} layers, {} MiB unpacked; image id {}{}",
+        r.image.format,
+        r.image.source,
+        [r.image.os.as_deref(), r.image.architecture.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/"),
+        r.image.layers,
+        r.image.unpacked_bytes >> 20,
+        r.image.config_digest,
+        r.image
+            .manifest_digest
+            .as_deref()
+            .map(|d| format!(", manifest {d}"))
+            .unwrap_or_default()
+    );
+    report(&r.inventory, &r, a.format, fail_on, &headline)
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct ImageRow(vantage_app::kubernetes::RunningImage);
+
+impl Row for ImageRow {
+    fn headers() -> &'static [&'static str] {
+        &["image", "reference", "namespaces", "pods", "job", "queued"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let i = &self.0;
+        vec![
+            i.image.clone(),
+            i.reference.clone(),
+            i.namespaces.join(" "),
+            i.pods.len().to_string(),
+            i.job_id.to_string(),
+            if i.queued { "new" } else { "already queued" }.to_string(),
+        ]
+    }
+}
+
+/// `vantage discover …`.
+pub async fn discover(config: Config, c: DiscoverCommand) -> anyhow::Result<()> {
+    let DiscoverCommand::Kubernetes {
+        kubeconfig,
+        context,
+        in_cluster,
+        namespace,
+        scan,
+        insecure_registry,
+        format,
+    } = c;
+    let src = vantage_app::kubernetes::KubeSource {
+        kubeconfig,
+        context,
+        in_cluster: in_cluster
+            .then(|| std::path::PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount")),
+        namespace,
+    };
+    let app = super::open(config).await?;
+    let result = async {
+        let r = app.discover_kubernetes(&src).await?;
+        let mut err = std::io::stderr();
+        let _ = writeln!(
+            err,
+            "{}: {} running pods, {} images ({} newly queued)",
+            r.server,
+            r.pods,
+            r.images.len(),
+            r.images.iter().filter(|i| i.queued).count()
+        );
+        let mut out = std::io::stdout().lock();
+        if format == Format::Json {
+            serde_json::to_writer_pretty(&mut out, &r)?;
+            writeln!(out)?;
+        } else {
+            let mut printer = Printer::new::<ImageRow>(format, &mut out);
+            for i in &r.images {
+                printer.row(&ImageRow(i.clone()))?;
+            }
+            printer.finish()?;
+        }
+        if scan {
+            let req = vantage_app::images::ImageRequest {
+                registry: vantage_scan::image::RegistryOptions {
+                    insecure: insecure_registry,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let s = app.scan_queued_images(&req, "cli").await?;
+            let _ = writeln!(err, "{} images scanned, {} failed", s.done, s.failed.len());
+            for (image, e) in &s.failed {
+                let _ = writeln!(err, "  {image}: {e}");
+            }
+            if !s.failed.is_empty() {
+                anyhow::bail!("{} images failed", s.failed.len());
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    app.store.close().await;
+    result
 }
