@@ -264,3 +264,34 @@ async fn hostile_archives_are_refused_and_nothing_is_stored() {
     );
     assert_eq!(db.store.count_live_assets().await.unwrap(), 0);
 }
+
+both_backends! {
+    async fn an_rpm_image_lists_what_rpm_lists(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let work = tempfile::tempdir().unwrap();
+        let dbdir = vantage_test_utils::oci::rpmdb(work.path(), &[
+            ("openssl-libs", Some(1), "3.0.7", "27.el9"),
+            ("bash", None, "5.1.8", "9.el9"),
+        ]);
+        // The oracle: rpm itself (the epoch shown only when there is one, as inventories keep it).
+        let out = std::process::Command::new("rpm").arg("--dbpath").arg(&dbdir)
+            .args(["-qa", "--qf", "%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\n"]).output().unwrap();
+        let want: BTreeSet<String> = String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect();
+        assert_eq!(want.len(), 2, "{want:?}");
+        let sqlite = std::fs::read(dbdir.join("rpmdb.sqlite")).unwrap();
+        let layout = work.path().join("layout");
+        // Fedora-style: /var/lib/rpm is a symlink to /usr/lib/sysimage/rpm.
+        write_layout(&layout, "9", &[layer_tar(&[
+            Entry::File("etc/os-release", "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n".into()),
+            Entry::File("usr/lib/sysimage/rpm/rpmdb.sqlite", sqlite),
+            Entry::Symlink("var/lib/rpm", "../../usr/lib/sysimage/rpm"),
+        ])], true);
+        let r = app.scan_image(layout.to_str().unwrap(), &request()).await.unwrap();
+        assert_eq!(r.package_source, "rpm-sqlite");
+        let got: BTreeSet<String> = r.packages.iter()
+            .map(|p| format!("{}\t{}\t{}", p.name, p.version, p.arch.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(got, want);
+        assert!(r.inventory.os.as_deref().is_some_and(|o| o.starts_with("rocky:9")), "{:?}", r.inventory.os);
+    }
+}

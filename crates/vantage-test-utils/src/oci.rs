@@ -172,3 +172,54 @@ pub fn registry(ip: &str, port: u16) -> (Proc, SocketAddr) {
     crate::lab::wait_listening(addr);
     (p, addr)
 }
+
+/// A real rpm database (`rpmdb.sqlite`, rpm 4.16+'s format) holding these packages (name,
+/// epoch, version, release): each built by `rpmbuild` from an empty spec and recorded with
+/// `rpm -i --justdb`. Returns the database directory (for `rpm --dbpath DIR -qa` as the oracle).
+pub fn rpmdb(dir: &Path, packages: &[(&str, Option<u32>, &str, &str)]) -> PathBuf {
+    let top = dir.join("rpmbuild");
+    let db = dir.join("rpmdb");
+    std::fs::create_dir_all(top.join("SPECS")).expect("rpmbuild dir");
+    let run = |cmd: &mut Command| {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (install rpm)"));
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new("rpm").arg("--dbpath").arg(&db).arg("--initdb"));
+    for (name, epoch, version, release) in packages {
+        let spec = top.join("SPECS").join(format!("{name}.spec"));
+        std::fs::write(
+            &spec,
+            format!(
+                "Name: {name}\n{}Version: {version}\nRelease: {release}\nSummary: lab package\nLicense: MIT\nBuildArch: noarch\n\n%description\nlab\n\n%files\n",
+                epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default()
+            ),
+        )
+        .expect("spec");
+        run(Command::new("rpmbuild")
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .arg("--quiet")
+            .arg("-bb")
+            .arg(&spec));
+    }
+    let mut install = Command::new("rpm");
+    install.arg("--dbpath").arg(&db).args([
+        "-i",
+        "--justdb",
+        "--nodeps",
+        "--ignorearch",
+        "--ignoreos",
+        "--nosignature",
+    ]);
+    for entry in std::fs::read_dir(top.join("RPMS/noarch")).expect("built rpms") {
+        install.arg(entry.expect("rpm").path());
+    }
+    run(&mut install);
+    db
+}

@@ -1288,3 +1288,133 @@ fn credentials_are_stored_encrypted_and_never_printed() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn inventory_ssh_and_scan_image_from_the_command_line() {
+    use vantage_test_utils::lab::{SshLab, loopback_net};
+    use vantage_test_utils::oci::{Entry, layer_tar, write_layout};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let net = loopback_net();
+    let lab = SshLab::start(&format!("{net}1"), 2222);
+    let key = lab.key("client");
+    let target = lab.target("root");
+
+    // One target: the full report, every package.
+    let o = vantage()
+        .args(["--data-dir", d, "inventory", "ssh", &target, "--key"])
+        .arg(&key)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let dpkg = Command::new("dpkg-query")
+        .args(["-W", "-f", "${db:Status-Abbrev}\n"])
+        .output()
+        .unwrap();
+    let installed = text(&dpkg.stdout)
+        .lines()
+        .filter(|l| l.as_bytes().get(1) == Some(&b'i'))
+        .count();
+    assert_eq!(v["packages"].as_array().unwrap().len(), installed);
+    assert_eq!(v["collector"], "ssh");
+    assert!(
+        v["host_key"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("SHA256:")
+    );
+
+    // Several targets, collection only: one CSV row each.
+    let o = vantage()
+        .args([
+            "--data-dir",
+            d,
+            "inventory",
+            "ssh",
+            &target,
+            &target,
+            "--key",
+        ])
+        .arg(&key)
+        .args(["--collect-only", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = text(&o.stdout);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("target,asset,os,packages"), "{csv}");
+
+    // A key the server refuses: one error line, exit 2.
+    let o = vantage()
+        .args(["--data-dir", d, "inventory", "ssh", &target, "--key"])
+        .arg(lab.key("wrong"))
+        .output()
+        .unwrap();
+    assert_error(&o, 2, "authentication refused for user `root`");
+    // No authentication given.
+    let o = run(&["--data-dir", d, "inventory", "ssh", &target]);
+    assert_error(
+        &o,
+        2,
+        "give --key FILE, --password-env VAR or --credential NAME",
+    );
+    // Nothing pinned for a host never seen.
+    let o = run(&[
+        "--data-dir",
+        d,
+        "inventory",
+        "forget-host-key",
+        "root@127.0.0.1:1",
+    ]);
+    assert_error(&o, 2, "no host key pinned for 127.0.0.1:1");
+    let o = run(&["--data-dir", d, "alerts", "--format", "json"]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout).trim(), "[]");
+
+    // An image layout: the summary names the image id; JSON has the packages.
+    let layout = dir.path().join("layout");
+    let digest = write_layout(
+        &layout,
+        "1",
+        &[layer_tar(&[
+            Entry::File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n".into()),
+            Entry::File(
+                "var/lib/dpkg/status",
+                "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n\n".into(),
+            ),
+        ])],
+        true,
+    );
+    let o = run(&["--data-dir", d, "scan", "image", layout.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains(&digest), "{}", text(&o.stdout));
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scan",
+        "image",
+        layout.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["image"]["config_digest"], digest.as_str());
+    assert_eq!(v["packages"][0]["name"], "bash");
+    // A hostile image: refused with the entry named.
+    let evil = dir.path().join("evil");
+    write_layout(
+        &evil,
+        "1",
+        &[layer_tar(&[Entry::Symlink(
+            "etc/os-release",
+            "../../../../../../etc/shadow",
+        )])],
+        false,
+    );
+    let o = run(&["--data-dir", d, "scan", "image", evil.to_str().unwrap()]);
+    assert_error(&o, 2, "climbs out of the image");
+    let o = run(&["--data-dir", d, "scan", "image", "./no/such/image.tar"]);
+    assert_error(&o, 2, "no such file or directory");
+}
