@@ -1,4 +1,4 @@
-//! Vantage network discovery. Pure collectors: they read the network and return what they saw;
+//! Vantage discovery and inventory collectors. Pure collectors: they read the network and return what they saw;
 //! storing it is the application's business.
 //!
 //! - [`targets`]: what may be scanned (targets, exclusions, the scope guard).
