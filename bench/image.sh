@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Image inventory benchmark: a 1 GB `docker save` archive (and the same image as a gzip OCI
-# layout) built here — three layers of incompressible files, a whiteout, this machine's real
+# layout) built here — three layers of real files from /usr, a whiteout, this machine's real
 # dpkg status — read by `vantage scan image`; wall time and peak memory. For scale, the time
 # `tar -x` takes to unpack the same archive to disk (what a naive scanner does first).
 # Writes bench/out/image.md.
@@ -20,31 +20,52 @@ out=$root/bench/out; mkdir -p "$out"
 work=$(mktemp -d -p "${TMPDIR:-/var/tmp}")
 trap 'rm -rf "$work"' EXIT
 
-# Three layers: 40 %, 30 %, 30 % of SIZE_MB in 1 MiB random files; the last whites one out.
-mk_layer() { # dir, MiB, prefix
-  mkdir -p "$1/opt/data"
-  for i in $(seq "$2"); do head -c 1048576 /dev/urandom > "$1/opt/data/$3-$i.bin"; done
-}
-l1=$work/l1; l2=$work/l2; l3=$work/l3
-mk_layer "$l1" $((SIZE_MB * 4 / 10)) a
-mkdir -p "$l1/etc" "$l1/var/lib/dpkg"
-cp /etc/os-release "$l1/etc/os-release"
-cp /var/lib/dpkg/status "$l1/var/lib/dpkg/status"
-mk_layer "$l2" $((SIZE_MB * 3 / 10)) b
-mk_layer "$l3" $((SIZE_MB * 3 / 10)) c
-touch "$l3/opt/data/.wh.a-1.bin"
-
+# Three layers of real files (binaries, libraries, data from /usr: they compress like an image's
+# content), 40 %, 30 %, 30 % of SIZE_MB; the first holds os-release and this machine's dpkg
+# status, the last whites out a file of the first.
+python3 - "$work" "$SIZE_MB" <<'PY'
+import os, sys, tarfile
+work, size = sys.argv[1], int(sys.argv[2]) << 20
+files = []
+for top in ("/usr/lib", "/usr/share", "/usr/bin"):
+    for d, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files.append(p)
+files.sort()
+shares = [size * 4 // 10, size * 3 // 10, size * 3 // 10]
+it = iter(files)
+first = None
+for i, share in enumerate(shares):
+    with tarfile.open(os.path.join(work, f"layer{i}.tar"), "w", format=tarfile.GNU_FORMAT) as t:
+        if i == 0:
+            t.add(os.path.realpath("/etc/os-release"), "etc/os-release")
+            t.add("/var/lib/dpkg/status", "var/lib/dpkg/status")
+        if i == 2 and first:
+            info = tarfile.TarInfo(os.path.join(os.path.dirname(first), ".wh." + os.path.basename(first)).lstrip("/"))
+            t.addfile(info)
+        total = 0
+        for p in it:
+            try:
+                total += os.path.getsize(p)
+                t.add(p, p.lstrip("/"), recursive=False)
+            except OSError:
+                continue
+            first = first or p
+            if total >= share:
+                break
+PY
 layout=$work/layout; mkdir -p "$layout/blobs/sha256"
 blob() { local h; h=$(sha256sum "$1" | cut -d' ' -f1); mv "$1" "$layout/blobs/sha256/$h"; echo "$h"; }
 layers=(); diffs=()
-for l in "$l1" "$l2" "$l3"; do
-  tar -C "$l" -cf "$work/layer.tar" .
+for l in 0 1 2; do
+  mv "$work/layer$l.tar" "$work/layer.tar"
   diffs+=("sha256:$(sha256sum "$work/layer.tar" | cut -d' ' -f1)")
-  gzip -1 -c "$work/layer.tar" > "$work/layer.tgz"; rm "$work/layer.tar"
+  gzip -c "$work/layer.tar" > "$work/layer.tgz"; rm "$work/layer.tar"
   size=$(stat -c %s "$work/layer.tgz")
   layers+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$(blob "$work/layer.tgz")\",\"size\":$size}")
 done
-rm -rf "$l1" "$l2" "$l3"
 printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["%s","%s","%s"]}}' "${diffs[@]}" > "$work/config.json"
 csize=$(stat -c %s "$work/config.json"); chash=$(blob "$work/config.json")
 (IFS=,; printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[%s]}' "$chash" "$csize" "${layers[*]}") > "$work/manifest.json"
@@ -74,7 +95,7 @@ untar=$(echo "$t1 - $t0" | bc)
 {
   echo "# Image inventory: a ${SIZE_MB} MiB image"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores; three layers of 1 MiB random files, a whiteout, this machine's dpkg status ($(grep -c '^Package:' /var/lib/dpkg/status) stanzas); caches dropped before each run"
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores; three layers of real files from /usr (gzip layout $(( $(du -sb "$layout" | cut -f1) >> 20 )) MiB), a whiteout, this machine's dpkg status ($(grep -c '^Package:' /var/lib/dpkg/status) stanzas); caches dropped before each run"
   echo
   echo "| run | wall time | peak RSS | packages |"
   echo "|---|---|---|---|"

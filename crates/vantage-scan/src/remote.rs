@@ -233,25 +233,103 @@ pub struct RemoteFacts {
 
 /// The commands run on a target. Constants: nothing from the target is ever put into them.
 pub mod commands {
+    macro_rules! hostname {
+        () => {
+            "cat /proc/sys/kernel/hostname 2>/dev/null || hostname"
+        };
+    }
+    macro_rules! os_release {
+        () => {
+            "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"
+        };
+    }
+    macro_rules! kernel {
+        () => {
+            "uname -r"
+        };
+    }
+    macro_rules! uptime {
+        () => {
+            "cat /proc/uptime; if [ -e /var/run/reboot-required ] || [ -e /run/reboot-required ]; then echo reboot-required; fi"
+        };
+    }
+    macro_rules! packages {
+        () => {
+            concat!(
+                "if command -v dpkg-query >/dev/null 2>&1 && [ -d /var/lib/dpkg ]; then echo dpkg-query; ",
+                "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t${source:Version}\\n'; ",
+                "elif [ -f /lib/apk/db/installed ]; then echo apk-installed; cat /lib/apk/db/installed; ",
+                "elif command -v rpm >/dev/null 2>&1; then echo rpm-query; rpm -qa --qf '",
+                "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n",
+                "'; else echo none; fi"
+            )
+        };
+    }
+    macro_rules! listening {
+        () => {
+            "if command -v ss >/dev/null 2>&1; then echo ss; ss -H -tuln; else echo proc; for f in tcp tcp6 udp udp6; do echo \"== $f\"; cat /proc/net/$f 2>/dev/null; done; fi"
+        };
+    }
+
     /// Host name.
-    pub const HOSTNAME: &str = "cat /proc/sys/kernel/hostname 2>/dev/null || hostname";
+    pub const HOSTNAME: &str = hostname!();
     /// OS release.
-    pub const OS_RELEASE: &str = "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release";
+    pub const OS_RELEASE: &str = os_release!();
     /// Running kernel.
-    pub const KERNEL: &str = "uname -r";
+    pub const KERNEL: &str = kernel!();
     /// Uptime and the reboot flag.
-    pub const UPTIME: &str = "cat /proc/uptime; if [ -e /var/run/reboot-required ] || [ -e /run/reboot-required ]; then echo reboot-required; fi";
+    pub const UPTIME: &str = uptime!();
     /// Installed packages: the first line says which database answered.
-    pub const PACKAGES: &str = concat!(
-        "if command -v dpkg-query >/dev/null 2>&1 && [ -d /var/lib/dpkg ]; then echo dpkg-query; ",
-        "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t${source:Version}\\n'; ",
-        "elif [ -f /lib/apk/db/installed ]; then echo apk-installed; cat /lib/apk/db/installed; ",
-        "elif command -v rpm >/dev/null 2>&1; then echo rpm-query; rpm -qa --qf '",
-        "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n",
-        "'; else echo none; fi"
-    );
+    pub const PACKAGES: &str = packages!();
     /// Listening sockets (`ss`; the kernel's tables where `ss` is missing).
-    pub const LISTENING: &str = "if command -v ss >/dev/null 2>&1; then echo ss; ss -H -tulpn; else echo proc; for f in tcp tcp6 udp udp6; do echo \"== $f\"; cat /proc/net/$f 2>/dev/null; done; fi";
+    pub const LISTENING: &str = listening!();
+    /// The prefix of the line that starts each section of [`SCRIPT`]'s output.
+    pub const MARK: &str = "@@vantage ";
+    /// Everything above as one script, each part after an `@@vantage NAME` line, run on one
+    /// channel (OpenSSH answers one channel much sooner than six: it closes a session's
+    /// channels one after the other).
+    pub const SCRIPT: &str = concat!(
+        "echo '@@vantage hostname'; ",
+        hostname!(),
+        "; echo '@@vantage os-release'; ",
+        os_release!(),
+        "; echo '@@vantage kernel'; ",
+        kernel!(),
+        "; echo '@@vantage uptime'; ",
+        uptime!(),
+        "; echo '@@vantage packages'; ",
+        packages!(),
+        "; echo \"@@vantage packages-exit $?\"; echo '@@vantage listening'; ",
+        listening!(),
+        "; echo '@@vantage end'"
+    );
+    /// Listening sockets with their processes, through passwordless sudo.
+    pub const SUDO_N_LISTENING: &str = "sudo -n ss -H -tulpn";
+    /// The same, sudo's password on standard input.
+    pub const SUDO_S_LISTENING: &str = "sudo -S -p '' ss -H -tulpn";
+}
+
+/// The sections of [`commands::SCRIPT`]'s output, by name (`packages-exit 0` is a name too).
+pub fn script_sections(out: &str) -> std::collections::HashMap<String, String> {
+    let mut sections = std::collections::HashMap::new();
+    let mut current: Option<String> = None;
+    let mut text = String::new();
+    for line in out.split_inclusive('\n') {
+        if let Some(name) = line.strip_prefix(commands::MARK) {
+            if let Some(c) = current.take() {
+                sections.insert(c, std::mem::take(&mut text));
+            }
+            current = Some(name.trim_end().to_string());
+            continue;
+        }
+        if current.is_some() {
+            text.push_str(line);
+        }
+    }
+    if let Some(c) = current {
+        sections.insert(c, text);
+    }
+    sections
 }
 
 #[derive(Clone)]
@@ -505,66 +583,83 @@ pub async fn collect(login: &SshLogin, options: &SshOptions) -> Result<RemoteFac
     let started = Instant::now();
     let session = connect(login, options).await?;
     let (t, cap) = (options.command_timeout, options.max_output);
-    let text = |o: Output| String::from_utf8_lossy(&o.stdout).into_owned();
-    let ok = |o: Output, cmd: &str| -> Result<Output, SshError> {
+    let clip = |b: &[u8], n: usize| -> String {
+        String::from_utf8_lossy(b).trim().chars().take(n).collect()
+    };
+    let privileged = async {
+        let (cmd, input) = match &options.sudo {
+            Sudo::No => return Ok(None),
+            Sudo::NoPassword => (SUDO_N_LISTENING, None),
+            Sudo::Password(p) => (
+                SUDO_S_LISTENING,
+                Some(Zeroizing::new(format!("{}\n", &**p).into_bytes())),
+            ),
+        };
+        let o = session
+            .run(cmd, input.as_deref().map(|v| &v[..]), t, cap)
+            .await?;
         match o.status {
-            Some(0) | None => Ok(o),
+            Some(0) | None => Ok(Some(String::from_utf8_lossy(&o.stdout).into_owned())),
             Some(n) => Err(SshError::Command(
                 session.at.clone(),
-                cmd.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+                "sudo".into(),
                 n,
-                String::from_utf8_lossy(&o.stderr)
-                    .trim()
-                    .chars()
-                    .take(500)
-                    .collect(),
+                format!(
+                    "sudo refused ({}); give the account sudo rights for `ss`, or scan without --sudo",
+                    clip(&o.stderr, 300)
+                ),
             )),
         }
     };
-    let (listen_cmd, listen_in): (&'static str, Option<Vec<u8>>) = match &options.sudo {
-        Sudo::No => (LISTENING, None),
-        Sudo::NoPassword => (SUDO_N_LISTENING, None),
-        Sudo::Password(p) => (SUDO_S_LISTENING, Some(format!("{}\n", &**p).into_bytes())),
-    };
-    let listen_in = listen_in.map(Zeroizing::new);
-    let (hostname, os, kernel, uptime, packages, listening) = tokio::try_join!(
-        session.run(HOSTNAME, None, t, cap),
-        session.run(OS_RELEASE, None, t, cap),
-        session.run(KERNEL, None, t, cap),
-        session.run(UPTIME, None, t, cap),
-        session.run(PACKAGES, None, t, cap),
-        session.run(listen_cmd, listen_in.as_deref().map(|v| &v[..]), t, cap),
-    )?;
-    let packages = ok(packages, PACKAGES)?;
-    let listening = ok(listening, listen_cmd).map_err(|e| match (&options.sudo, e) {
-        (Sudo::No, e) => e,
-        (_, SshError::Command(at, _, n, msg)) => SshError::Command(
-            at,
-            "sudo".into(),
-            n,
-            format!("sudo refused ({msg}); give the account sudo rights for `ss`, or scan without --sudo"),
-        ),
-        (_, e) => e,
-    })?;
-    let uptime = text(uptime);
+    let (script, privileged) = tokio::try_join!(session.run(SCRIPT, None, t, cap), privileged)?;
+    let sections = script_sections(&String::from_utf8_lossy(&script.stdout));
+    let section = |name: &str| sections.get(name).cloned().unwrap_or_default();
+    if !sections.contains_key("end") {
+        return Err(SshError::Command(
+            session.at.clone(),
+            "inventory script".into(),
+            script.status.unwrap_or(0),
+            format!(
+                "its output stopped before the end (no POSIX shell for this account?): {}",
+                clip(&script.stderr, 300)
+            ),
+        ));
+    }
+    let package_status = sections
+        .keys()
+        .find_map(|k| k.strip_prefix("packages-exit ")?.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if package_status != 0 {
+        return Err(SshError::Command(
+            session.at.clone(),
+            "package query".into(),
+            package_status,
+            clip(&script.stderr, 500),
+        ));
+    }
+    let uptime = section("uptime");
     let first_line = |s: String| {
         s.lines()
             .next()
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty())
     };
+    let listening = match privileged {
+        Some(ss) => parse_listening(&format!("ss\n{ss}")),
+        None => parse_listening(&section("listening")),
+    };
     let facts = HostFacts {
-        hostname: first_line(text(hostname)).unwrap_or_else(|| login.endpoint.host.clone()),
-        os_release: Some(text(os)).filter(|t| t.contains('=')),
-        kernel: first_line(text(kernel)),
+        hostname: first_line(section("hostname")).unwrap_or_else(|| login.endpoint.host.clone()),
+        os_release: Some(section("os-release")).filter(|t| t.contains('=')),
+        kernel: first_line(section("kernel")),
         uptime_secs: uptime
             .split_whitespace()
             .next()
             .and_then(|s| s.parse::<f64>().ok())
             .map(|s| s as u64),
         reboot_required: uptime.lines().any(|l| l.trim() == "reboot-required"),
-        packages: package_source(&text(packages)),
-        listening: parse_listening(&text(listening)),
+        packages: package_source(&section("packages")),
+        listening,
     };
     let (host_key, jump_key) = (session.host_key.clone(), session.jump_key.clone());
     session.close().await;
@@ -575,9 +670,6 @@ pub async fn collect(login: &SshLogin, options: &SshOptions) -> Result<RemoteFac
         elapsed: started.elapsed(),
     })
 }
-
-const SUDO_N_LISTENING: &str = "sudo -n ss -H -tulpn";
-const SUDO_S_LISTENING: &str = "sudo -S -p '' ss -H -tulpn";
 
 /// The package database named on the first line of the `PACKAGES` command's output.
 pub fn package_source(out: &str) -> PackageSource {
@@ -695,6 +787,22 @@ mod tests {
             PackageSource::RpmQuery(_)
         ));
         assert!(commands::PACKAGES.contains(crate::host::RPM_QUERY));
+    }
+
+    #[test]
+    fn script_output_sections() {
+        let out = "@@vantage hostname\nbox\n@@vantage packages\ndpkg-query\nii \ta\t1\tamd64\ta\t1\n@@vantage packages-exit 0\n@@vantage listening\n@@vantage end\n";
+        let s = script_sections(out);
+        assert_eq!(s["hostname"], "box\n");
+        assert!(s["packages"].starts_with("dpkg-query\n"));
+        assert!(s.contains_key("packages-exit 0") && s.contains_key("end"));
+        assert_eq!(s["listening"], "");
+        // Text before the first mark is nobody's; a truncated run has no `end`.
+        assert!(!script_sections("junk\n@@vantage kernel\n6.1\n").contains_key("end"));
+        assert!(
+            commands::SCRIPT.contains(commands::PACKAGES)
+                && commands::SCRIPT.ends_with("echo '@@vantage end'")
+        );
     }
 
     #[test]

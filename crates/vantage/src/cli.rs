@@ -517,6 +517,9 @@ pub struct SshArgs {
     /// Collect and print the facts without storing an inventory (checks access and host keys).
     #[arg(long)]
     pub collect_only: bool,
+    /// Print the exact commands run on each host (and with sudo), then exit.
+    #[arg(long)]
+    pub show_script: bool,
     /// Exit with code 3 when an open finding has this priority or a higher one (p1 … p4).
     #[arg(long, value_name = "PRIORITY")]
     pub fail_on: Option<String>,

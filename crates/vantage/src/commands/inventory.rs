@@ -431,6 +431,18 @@ fn failed_row(target: String, e: &AppError) -> SshRow {
 
 /// `vantage inventory ssh`.
 async fn ssh(config: Config, a: SshArgs) -> anyhow::Result<()> {
+    if a.show_script {
+        use vantage_scan::remote::commands;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", commands::SCRIPT)?;
+        if a.sudo {
+            writeln!(out, "{}", commands::SUDO_N_LISTENING)?;
+        }
+        if a.sudo_password_env.is_some() {
+            writeln!(out, "{}", commands::SUDO_S_LISTENING)?;
+        }
+        return Ok(());
+    }
     let fail_on = a
         .fail_on
         .as_deref()
