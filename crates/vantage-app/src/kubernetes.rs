@@ -107,13 +107,12 @@ fn read_rel(base: &Path, file: &str) -> Result<Vec<u8>, AppError> {
 }
 
 fn default_kubeconfig() -> Option<PathBuf> {
-    if let Ok(list) = std::env::var("KUBECONFIG") {
-        if let Some(first) = list
+    if let Ok(list) = std::env::var("KUBECONFIG")
+        && let Some(first) = list
             .split(':')
             .find(|p| !p.is_empty() && Path::new(p).exists())
-        {
-            return Some(PathBuf::from(first));
-        }
+    {
+        return Some(PathBuf::from(first));
     }
     std::env::var("HOME")
         .ok()

@@ -1207,7 +1207,7 @@ mod tests {
         h.set_mode(0o644);
         h.set_cksum();
         let mut raw = h.as_bytes().to_vec();
-        raw.extend_from_slice(&[b'x']);
+        raw.extend_from_slice(b"x");
         raw.resize(raw.len() + 511, 0);
         raw.extend_from_slice(&[0; 1024]);
         let e = Tree::default().apply(&raw[..], "l", &limits).unwrap_err();
