@@ -131,7 +131,19 @@ impl SshRequest {
     }
 }
 
-fn parse_packages(
+impl From<&inventory::InstalledPackage> for PackageEntry {
+    fn from(p: &inventory::InstalledPackage) -> Self {
+        PackageEntry {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            arch: p.arch.clone(),
+            source: p.source_name.clone(),
+        }
+    }
+}
+
+/// The packages of a database read by a collector, and the name of its format.
+pub(crate) fn parse_packages(
     source: &PackageSource,
     origin: &str,
 ) -> Result<(&'static str, Vec<inventory::InstalledPackage>), AppError> {
@@ -219,15 +231,7 @@ impl App {
             .and_then(OsRelease::from_os_release);
         let (installed_kernels, newer_kernel_installed) =
             kernels(&packages, facts.kernel.as_deref());
-        let entries: Vec<PackageEntry> = packages
-            .iter()
-            .map(|p| PackageEntry {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                arch: p.arch.clone(),
-                source: p.source_name.clone(),
-            })
-            .collect();
+        let entries: Vec<PackageEntry> = packages.iter().map(PackageEntry::from).collect();
         let inv = inventory::Inventory {
             format,
             packages,

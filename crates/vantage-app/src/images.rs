@@ -42,6 +42,8 @@ pub struct ImageRequest {
     pub registry: RegistryOptions,
     /// Bounds against hostile archives.
     pub limits: ImageLimits,
+    /// The release (`debian:12`) when the image has no os-release file.
+    pub os: Option<String>,
 }
 
 impl App {
@@ -53,6 +55,12 @@ impl App {
         req: &ImageRequest,
     ) -> Result<ImageInventoryReport, AppError> {
         let started = std::time::Instant::now();
+        // Flags first: a wrong --os is said before anything is read.
+        let os_flag = req
+            .os
+            .as_deref()
+            .map(crate::inventory::os_release_of)
+            .transpose()?;
         let platform = req.platform.clone().unwrap_or_else(Platform::host);
         let path = Path::new(source);
         let facts = if path.exists() {
@@ -68,30 +76,28 @@ impl App {
             pull_image(source, &platform, &req.registry, &req.limits).await
         }
         .map_err(vantage_scan::ScanError::from)?;
-        self.inventory_image(facts, started).await
+        self.inventory_image(facts, os_flag, started).await
     }
 
     async fn inventory_image(
         &self,
         mut facts: ImageFacts,
+        os_flag: Option<OsRelease>,
         started: std::time::Instant,
     ) -> Result<ImageInventoryReport, AppError> {
         let origin = facts.source.clone();
-        let (format, parsed) = match &facts.packages {
-            PackageSource::DpkgStatus(t) => ("dpkg-status", inventory::dpkg::parse_status(t)),
-            PackageSource::ApkInstalled(t) => ("apk-installed", inventory::apk::parse_installed(t)),
+        let (format, packages) = match &facts.packages {
             PackageSource::RpmSqlite(db) => {
                 let text = rpmdb_sqlite_packages(db)
                     .await
                     .map_err(|e| AppError::Invalid(format!("{origin}: {e}")))?;
-                ("rpm-sqlite", inventory::rpm::parse_tsv(&text))
+                let parsed = inventory::rpm::parse_tsv(&text)
+                    .map_err(|e| AppError::Invalid(format!("rpm-sqlite of {origin}: {e}")))?;
+                ("rpm-sqlite", parsed)
             }
-            PackageSource::DpkgQuery(t) => ("dpkg-query", inventory::dpkg::parse_query(t)),
-            PackageSource::RpmQuery(t) => ("rpm-query", inventory::rpm::parse_tsv(t)),
-            PackageSource::None => ("none", Ok(vec![])),
+            PackageSource::None => ("none", vec![]),
+            other => crate::hosts::parse_packages(other, &origin)?,
         };
-        let packages =
-            parsed.map_err(|e| AppError::Invalid(format!("{format} of {origin}: {e}")))?;
         if format == "none" {
             facts.warnings.push(
                 "no package database in the image (dpkg status, apk installed database or rpmdb.sqlite): a distroless or scratch image, or an unsupported one"
@@ -102,15 +108,7 @@ impl App {
             .os_release
             .as_deref()
             .and_then(OsRelease::from_os_release);
-        let entries: Vec<PackageEntry> = packages
-            .iter()
-            .map(|p| PackageEntry {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                arch: p.arch.clone(),
-                source: p.source_name.clone(),
-            })
-            .collect();
+        let entries: Vec<PackageEntry> = packages.iter().map(PackageEntry::from).collect();
         let short = facts
             .config_digest
             .get(..19)
@@ -138,7 +136,7 @@ impl App {
             format!("{format} of {origin}")
         };
         let report = self
-            .import_parsed(name, None, inv, &origin, ids, started)
+            .import_parsed(name, os_flag, inv, &origin, ids, started)
             .await?;
         Ok(ImageInventoryReport {
             image: facts,

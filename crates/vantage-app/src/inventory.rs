@@ -101,7 +101,7 @@ fn installed(p: &NewPackage) -> InstalledPackage {
 
 /// `--os`: `DISTRO:RELEASE`, or the path of the host's `/etc/os-release` (copied beside the
 /// inventory), read for its `ID` and `VERSION_ID`.
-fn os_release_of(flag: &str) -> Result<OsRelease, AppError> {
+pub(crate) fn os_release_of(flag: &str) -> Result<OsRelease, AppError> {
     let path = Path::new(flag);
     if !flag.contains(':') && path.is_file() {
         let text = std::fs::read_to_string(path)

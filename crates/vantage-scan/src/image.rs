@@ -1245,6 +1245,80 @@ mod tests {
         assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
     }
 
+    /// An OCI layout whose index lists two platforms, each image with its own os-release.
+    fn two_platform_layout(dir: &Path) {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| -> (String, usize) {
+            let h = sha256_hex(data);
+            std::fs::write(blobs.join(&h), data).unwrap();
+            (format!("sha256:{h}"), data.len())
+        };
+        let mut entries = Vec::new();
+        for (arch, id) in [("amd64", "x86"), ("arm64", "arm")] {
+            let l = layer(&[("etc/os-release", Some(&format!("ID={id}\n")), None)]);
+            let (ld, ls) = put(&l);
+            let config = format!("{{\"architecture\":\"{arch}\",\"os\":\"linux\"}}");
+            let (cd, cs) = put(config.as_bytes());
+            let m = serde_json::json!({"schemaVersion": 2, "config": {"digest": cd, "size": cs},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}]});
+            let (md, ms) = put(m.to_string().as_bytes());
+            entries.push(
+                serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": md, "size": ms, "platform": {"os": "linux", "architecture": arch}}),
+            );
+        }
+        // The index itself is a blob named by the top-level index.json (a nested index).
+        let nested = serde_json::json!({"schemaVersion": 2, "manifests": entries});
+        let (nd, ns) = put(nested.to_string().as_bytes());
+        let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd, "size": ns}]});
+        std::fs::write(dir.join("index.json"), top.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_multi_platform_index_gives_the_platform_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        two_platform_layout(dir.path());
+        let limits = ImageLimits::default();
+        let arm = read_image_path(
+            dir.path(),
+            &Platform::parse("linux/arm64").unwrap(),
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(
+            (arm.architecture.as_deref(), arm.os_release.as_deref()),
+            (Some("arm64"), Some("ID=arm\n"))
+        );
+        let x86 = read_image_path(
+            dir.path(),
+            &Platform::parse("linux/amd64").unwrap(),
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(x86.os_release.as_deref(), Some("ID=x86\n"));
+        assert_ne!(arm.config_digest, x86.config_digest);
+        let e = read_image_path(
+            dir.path(),
+            &Platform::parse("linux/s390x").unwrap(),
+            &limits,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("no manifest for linux/s390x")
+                && e.to_string().contains("linux/arm64"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn absolute_paths_are_refused() {
+        assert!(normalise("/etc/passwd").unwrap_err().contains("absolute"));
+        assert!(normalise("a/../../b").unwrap_err().contains(".."));
+        assert_eq!(normalise("./usr//lib/").unwrap(), "usr/lib");
+    }
+
     #[test]
     fn platforms() {
         assert_eq!(

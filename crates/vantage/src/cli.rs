@@ -452,6 +452,10 @@ pub struct ImageArgs {
     /// MiB all layers may unpack to (a decompression bomb is refused past it).
     #[arg(long, value_name = "MIB", default_value_t = 16384)]
     pub max_unpacked_mib: u64,
+    /// The release (`debian:12`, `alpine:3.19`, or an os-release file) when the image has no
+    /// os-release of its own.
+    #[arg(long)]
+    pub os: Option<String>,
     /// Exit with code 3 when an open finding has this priority or a higher one (p1 … p4).
     #[arg(long, value_name = "PRIORITY")]
     pub fail_on: Option<String>,

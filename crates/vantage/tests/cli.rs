@@ -1417,4 +1417,27 @@ fn inventory_ssh_and_scan_image_from_the_command_line() {
     assert_error(&o, 2, "climbs out of the image");
     let o = run(&["--data-dir", d, "scan", "image", "./no/such/image.tar"]);
     assert_error(&o, 2, "no such file or directory");
+    // No os-release in the image: said, and --os supplies it.
+    let bare = dir.path().join("bare");
+    write_layout(
+        &bare,
+        "1",
+        &[layer_tar(&[Entry::File(
+            "var/lib/dpkg/status",
+            "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n\n".into(),
+        )])],
+        false,
+    );
+    let o = run(&["--data-dir", d, "scan", "image", bare.to_str().unwrap()]);
+    assert_error(&o, 2, "pass --os");
+    let o = run(&[
+        "--data-dir",
+        d,
+        "scan",
+        "image",
+        bare.to_str().unwrap(),
+        "--os",
+        "debian:12",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }

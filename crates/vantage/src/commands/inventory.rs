@@ -540,24 +540,7 @@ async fn ssh_run(
     let mut out = std::io::stdout().lock();
     if a.collect_only {
         let results = app.collect_many(requests, a.concurrency, "cli").await;
-        let failed = results.iter().filter(|r| r.1.is_err()).count();
-        if a.format == Format::Json {
-            let v: Vec<serde_json::Value> = results
-                .iter()
-                .map(|(t, r)| match r {
-                    Ok(c) => serde_json::to_value(c).unwrap_or_default(),
-                    Err(e) => serde_json::json!({"target": t, "error": e.to_string()}),
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &v)?;
-            writeln!(out)?;
-        } else {
-            let mut printer = Printer::new::<SshRow>(a.format, &mut out);
-            for (t, r) in &results {
-                printer.row(&collected_row(t.clone(), r))?;
-            }
-            printer.finish()?;
-        }
+        let failed = print_many(&mut out, a.format, &results, collected_row)?;
         return finish_many(total, failed);
     }
     let mut results = app.inventory_many(requests, a.concurrency, "cli").await;
@@ -566,24 +549,7 @@ async fn ssh_run(
         let r = r?;
         return report(&r.inventory, &r, a.format, fail_on, &host_headline(&r));
     }
-    let failed = results.iter().filter(|r| r.1.is_err()).count();
-    if a.format == Format::Json {
-        let v: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(t, r)| match r {
-                Ok(r) => serde_json::to_value(r).unwrap_or_default(),
-                Err(e) => serde_json::json!({"target": t, "error": e.to_string()}),
-            })
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
-    } else {
-        let mut printer = Printer::new::<SshRow>(a.format, &mut out);
-        for (t, r) in &results {
-            printer.row(&ssh_row(t.clone(), r))?;
-        }
-        printer.finish()?;
-    }
+    let failed = print_many(&mut out, a.format, &results, ssh_row)?;
     if let Some(gate) = fail_on {
         let hit: Vec<&str> = results
             .iter()
@@ -604,6 +570,34 @@ async fn ssh_run(
         }
     }
     finish_many(total, failed)
+}
+
+/// Prints one result per target (JSON: the report or `{target, error}`; table/CSV: a row);
+/// returns how many failed.
+fn print_many<T: serde::Serialize>(
+    out: &mut impl Write,
+    format: Format,
+    results: &[(String, Result<T, AppError>)],
+    row: fn(String, &Result<T, AppError>) -> SshRow,
+) -> anyhow::Result<usize> {
+    if format == Format::Json {
+        let v: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(t, r)| match r {
+                Ok(x) => serde_json::to_value(x).unwrap_or_default(),
+                Err(e) => serde_json::json!({"target": t, "error": e.to_string()}),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+    } else {
+        let mut printer = Printer::new::<SshRow>(format, &mut *out);
+        for (t, r) in results {
+            printer.row(&row(t.clone(), r))?;
+        }
+        printer.finish()?;
+    }
+    Ok(results.iter().filter(|r| r.1.is_err()).count())
 }
 
 fn finish_many(total: usize, failed: usize) -> anyhow::Result<()> {
@@ -655,6 +649,7 @@ async fn image(config: Config, a: ImageArgs) -> anyhow::Result<()> {
             max_unpacked: a.max_unpacked_mib.max(1) << 20,
             ..Default::default()
         },
+        os: a.os.clone(),
     };
     if a.queued {
         let r = app.scan_queued_images(&req, "cli").await;
