@@ -295,3 +295,140 @@ both_backends! {
         assert!(r.inventory.os.as_deref().is_some_and(|o| o.starts_with("rocky:9")), "{:?}", r.inventory.os);
     }
 }
+
+/// The token service of the Docker registry token authentication specification (what
+/// auth.docker.io is to Docker Hub): `GET realm?service=S&scope=repository:NAME:ACTIONS` with
+/// HTTP basic credentials answers `{"token": JWT}`; the JWT is RS256-signed by `openssl` with the
+/// certificate the real registry trusts (`rootcertbundle`), carried in the `x5c` header.
+mod token_service {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    #[derive(Clone)]
+    pub struct Issuer {
+        pub key: std::path::PathBuf,
+        pub cert_der: Vec<u8>,
+        pub seen: Arc<Mutex<Vec<(String, Vec<String>, bool)>>>,
+    }
+
+    pub const USER: &str = "lab";
+    pub const PASSWORD: &str = "registry-Secret-42";
+
+    pub async fn token(
+        State(i): State<Issuer>,
+        headers: HeaderMap,
+        Query(q): Query<Vec<(String, String)>>,
+    ) -> (StatusCode, String) {
+        let service = q
+            .iter()
+            .find(|(k, _)| k == "service")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let scopes: Vec<String> = q
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect();
+        let want = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
+        let authed =
+            headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str());
+        i.seen
+            .lock()
+            .unwrap()
+            .push((service.clone(), scopes.clone(), authed));
+        if !authed || service != "lab-registry" {
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"details":"incorrect username or password"}"#.into(),
+            );
+        }
+        let access: Vec<serde_json::Value> = scopes
+            .iter()
+            .filter_map(|s| {
+                let mut p = s.splitn(3, ':');
+                let (kind, name, actions) = (p.next()?, p.next()?, p.next()?);
+                Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+            })
+            .collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [STANDARD.encode(&i.cert_der)]});
+        let claims = serde_json::json!({"iss": "lab-issuer", "sub": USER, "aud": "lab-registry",
+            "exp": now + 600, "nbf": now - 60, "iat": now, "jti": format!("jti-{now}-{}", scopes.len()), "access": access});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut child = std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-binary", "-sign"])
+            .arg(&i.key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let sig = child.wait_with_output().unwrap().stdout;
+        let jwt = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+        (
+            StatusCode::OK,
+            serde_json::json!({"token": jwt, "access_token": jwt, "expires_in": 600}).to_string(),
+        )
+    }
+}
+
+both_backends! {
+    async fn a_registry_with_token_authentication_is_pulled_with_credentials(db) {
+        use std::sync::{Arc, Mutex};
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let work = tempfile::tempdir().unwrap();
+        let cert = vantage_test_utils::lab::openssl_cert(work.path(), "lab-token", 2048, "sha256");
+        let der = std::process::Command::new("openssl").args(["x509", "-outform", "DER", "-in"]).arg(&cert.cert).output().unwrap().stdout;
+        let issuer = token_service::Issuer { key: cert.key.clone(), cert_der: der, seen: Arc::new(Mutex::new(vec![])) };
+        let net = loopback_net();
+        // The token service runs on a thread of its own: skopeo below blocks this test's thread.
+        let listener = std::net::TcpListener::bind(format!("{net}2:0")).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let realm = format!("http://{}/token", listener.local_addr().unwrap());
+        let router = axum::Router::new().route("/token", axum::routing::get(token_service::token)).with_state(issuer.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, router).await.unwrap()
+            })
+        });
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: lab-registry\n    issuer: lab-issuer\n    rootcertbundle: {}\n",
+            cert.cert.display()
+        );
+        let (_reg, addr) = vantage_test_utils::oci::registry_with(&format!("{net}1"), 5000, &auth);
+        let layout = work.path().join("layout");
+        write_layout(&layout, "1.0", &debian_layers(), true);
+        let creds = format!("{}:{}", token_service::USER, token_service::PASSWORD);
+        vantage_test_utils::oci::skopeo_copy_with(
+            &format!("oci:{}:1.0", layout.display()),
+            &format!("docker://{addr}/lab/private:1.0"),
+            &["--dest-creds", &creds],
+        );
+
+        let reference = format!("{addr}/lab/private:1.0");
+        // Without credentials the token service refuses, and so does the registry.
+        let anonymous = ImageRequest { registry: RegistryOptions { insecure: vec![addr.to_string()], ..Default::default() }, ..request() };
+        let e = app.scan_image(&reference, &anonymous).await.unwrap_err();
+        assert!(e.to_string().contains("registry") && !e.is_bad_input(), "{e}");
+        // With them: the token dance, then the pull.
+        let login = vantage_scan::image::RegistryLogin::Basic(token_service::USER.into(), zeroize::Zeroizing::new(token_service::PASSWORD.into()));
+        let authed = ImageRequest { registry: RegistryOptions { insecure: vec![addr.to_string()], login }, ..request() };
+        let r = app.scan_image(&reference, &authed).await.unwrap();
+        assert_eq!(r.packages.len(), 3);
+        let seen = issuer.seen.lock().unwrap().clone();
+        assert!(
+            seen.iter().any(|(service, scopes, authed)| service == "lab-registry" && *authed && scopes.iter().any(|s| s == "repository:lab/private:pull")),
+            "{seen:?}"
+        );
+    }
+}

@@ -132,15 +132,20 @@ pub fn write_layout(dir: &Path, tag: &str, layers: &[Vec<u8>], gzip: bool) -> St
 
 /// `skopeo copy SRC DEST` (e.g. `oci:DIR:tag` → `docker-archive:FILE:repo:tag`).
 pub fn skopeo_copy(src: &str, dest: &str) {
+    skopeo_copy_with(src, dest, &[]);
+}
+
+/// `skopeo copy` with extra flags (`--dest-creds user:password` …).
+pub fn skopeo_copy_with(src: &str, dest: &str, extra: &[&str]) {
     let out = Command::new("skopeo")
         .args([
             "copy",
             "--quiet",
             "--insecure-policy",
             "--dest-tls-verify=false",
-            src,
-            dest,
         ])
+        .args(extra)
+        .args([src, dest])
         .output()
         .expect("skopeo (install skopeo)");
     assert!(
@@ -153,12 +158,17 @@ pub fn skopeo_copy(src: &str, dest: &str) {
 /// A real OCI registry (Debian's `docker-registry`, the CNCF distribution server) on `ip:port`,
 /// storing in a temp dir.
 pub fn registry(ip: &str, port: u16) -> (Proc, SocketAddr) {
+    registry_with(ip, port, "")
+}
+
+/// The registry with extra configuration (an `auth:` section …) appended to its YAML.
+pub fn registry_with(ip: &str, port: u16, extra_yaml: &str) -> (Proc, SocketAddr) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config: PathBuf = dir.path().join("config.yml");
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n{extra_yaml}",
             dir.path().join("data").display()
         ),
     )
