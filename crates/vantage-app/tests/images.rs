@@ -308,11 +308,14 @@ mod token_service {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
+    /// A token request seen: service, scopes, whether the credentials were right.
+    pub type Seen = (String, Vec<String>, bool);
+
     #[derive(Clone)]
     pub struct Issuer {
         pub key: std::path::PathBuf,
         pub cert_der: Vec<u8>,
-        pub seen: Arc<Mutex<Vec<(String, Vec<String>, bool)>>>,
+        pub seen: Arc<Mutex<Vec<Seen>>>,
     }
 
     pub const USER: &str = "lab";
