@@ -60,12 +60,7 @@ pub async fn run(config: Config, c: InventoryCommand) -> anyhow::Result<()> {
             fail_on,
             format,
         } => {
-            let fail_on = fail_on
-                .map(|p| {
-                    p.parse::<Priority>()
-                        .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
-                })
-                .transpose()?;
+            let fail_on = fail_on_arg(fail_on.as_deref())?;
             let app = super::open(config).await?;
             let r = app.inventory_local(&root).await;
             app.store.close().await;
@@ -135,12 +130,7 @@ async fn import(config: Config, asset: Option<String>, args: ImportArgs) -> anyh
         fail_on,
         format,
     } = args;
-    let fail_on = fail_on
-        .map(|p| {
-            p.parse::<Priority>()
-                .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
-        })
-        .transpose()?;
+    let fail_on = fail_on_arg(fail_on.as_deref())?;
     let app = super::open(config).await?;
     let r = app
         .import_inventory_file(asset.as_deref(), os.as_deref(), &file)
@@ -245,6 +235,15 @@ fn report(
         }
     }
     Ok(())
+}
+
+/// `--fail-on p1…p4`.
+fn fail_on_arg(p: Option<&str>) -> Result<Option<Priority>, AppError> {
+    p.map(|p| {
+        p.parse::<Priority>()
+            .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
+    })
+    .transpose()
 }
 
 /// The first line of a host inventory's table: kernel, reboot, uptime, listening sockets.
@@ -443,14 +442,7 @@ async fn ssh(config: Config, a: SshArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let fail_on = a
-        .fail_on
-        .as_deref()
-        .map(|p| {
-            p.parse::<Priority>()
-                .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
-        })
-        .transpose()?;
+    let fail_on = fail_on_arg(a.fail_on.as_deref())?;
     let mut targets = a.targets.clone();
     if let Some(f) = &a.targets_file {
         let text = std::fs::read_to_string(f)
@@ -611,14 +603,7 @@ fn finish_many(total: usize, failed: usize) -> anyhow::Result<()> {
 async fn image(config: Config, a: ImageArgs) -> anyhow::Result<()> {
     use vantage_app::images::ImageRequest;
     use vantage_scan::image::{ImageLimits, Platform, RegistryLogin, RegistryOptions};
-    let fail_on = a
-        .fail_on
-        .as_deref()
-        .map(|p| {
-            p.parse::<Priority>()
-                .map_err(|e| AppError::Invalid(format!("--fail-on: {e}")))
-        })
-        .transpose()?;
+    let fail_on = fail_on_arg(a.fail_on.as_deref())?;
     let platform = a
         .platform
         .as_deref()
