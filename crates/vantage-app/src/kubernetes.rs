@@ -28,6 +28,9 @@ pub struct KubeSource {
     pub in_cluster: Option<PathBuf>,
     /// Only this namespace (default: all).
     pub namespace: Option<String>,
+    /// The API server's URL instead of the kubeconfig's or the pod environment's (a proxy, a
+    /// port-forward).
+    pub server: Option<String>,
 }
 
 enum Auth {
@@ -228,17 +231,22 @@ fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Cluster, AppErr
     })
 }
 
-fn in_cluster(dir: &Path) -> Result<Cluster, AppError> {
-    let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
-        AppError::Invalid(
-            "in-cluster: KUBERNETES_SERVICE_HOST is not set (not running in a pod?)".into(),
-        )
-    })?;
-    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
+fn in_cluster(dir: &Path, server: Option<&str>) -> Result<Cluster, AppError> {
+    let server = match server {
+        Some(s) => s.to_string(),
+        None => {
+            let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
+                AppError::Invalid(
+                    "in-cluster: KUBERNETES_SERVICE_HOST is not set (not running in a pod?)".into(),
+                )
+            })?;
+            let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+            if host.contains(':') {
+                format!("https://[{host}]:{port}")
+            } else {
+                format!("https://{host}:{port}")
+            }
+        }
     };
     let token = std::fs::read_to_string(dir.join("token")).map_err(|e| {
         AppError::Invalid(format!(
@@ -247,7 +255,7 @@ fn in_cluster(dir: &Path) -> Result<Cluster, AppError> {
         ))
     })?;
     Ok(Cluster {
-        server: format!("https://{host}:{port}"),
+        server,
         auth: Auth::Bearer(Zeroizing::new(token.trim().to_string())),
         ca: std::fs::read(dir.join("ca.crt")).ok(),
         identity: None,
@@ -313,8 +321,8 @@ fn running_containers(page: &serde_json::Value) -> Vec<(String, String, String, 
 impl App {
     /// Lists the images running pods use and queues each for an image scan.
     pub async fn discover_kubernetes(&self, src: &KubeSource) -> Result<KubeReport, AppError> {
-        let cluster = match &src.in_cluster {
-            Some(dir) => in_cluster(dir)?,
+        let mut cluster = match &src.in_cluster {
+            Some(dir) => in_cluster(dir, src.server.as_deref())?,
             None => {
                 let path = src
                     .kubeconfig
@@ -329,6 +337,9 @@ impl App {
                 from_kubeconfig(&path, src.context.as_deref())?
             }
         };
+        if let Some(server) = &src.server {
+            cluster.server = server.trim_end_matches('/').to_string();
+        }
         let client = cluster.client()?;
         let base = match &src.namespace {
             Some(ns) => format!("{}/api/v1/namespaces/{ns}/pods", cluster.server),

@@ -197,3 +197,158 @@ both_backends! {
         assert!(e.to_string().contains("exec plugin"), "{e}");
     }
 }
+
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In a pod: the service account's token and CA, over real TLS (socat terminates it with a
+/// certificate signed by a CA the test makes; only that CA is trusted).
+#[tokio::test]
+async fn in_cluster_the_service_account_token_and_ca_are_used_over_tls() {
+    let db = vantage_test_utils::TestDb::sqlite().await;
+    let app = App::from_parts(Config::default(), db.store.clone());
+    let net = loopback_net();
+    let (plain_ip, tls_ip) = (format!("{net}2"), format!("{net}3"));
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=lab-cluster-ca",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "api.key",
+            "-out",
+            "api.csr",
+            "-subj",
+            "/CN=kube-apiserver",
+        ],
+        d,
+    );
+    std::fs::write(d.join("ext"), format!("subjectAltName=IP:{tls_ip}\n")).unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "api.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "api.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "ext",
+        ],
+        d,
+    );
+    // The service account directory of a pod.
+    let sa = d.join("serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::copy(d.join("ca.crt"), sa.join("ca.crt")).unwrap();
+    std::fs::write(sa.join("token"), format!("{TOKEN}\n")).unwrap();
+
+    let api = Api { image_ref: "docker.io/library/nginx@sha256:1111111111111111111111111111111111111111111111111111111111111111".into(), ..Default::default() };
+    let router = axum::Router::new()
+        .route("/api/v1/pods", get(all_pods))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind(format!("{plain_ip}:0"))
+        .await
+        .unwrap();
+    let plain = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let tls_port = 6443;
+    let _socat = vantage_test_utils::lab::spawn_proc(
+        std::process::Command::new("socat")
+            .arg(format!(
+                "OPENSSL-LISTEN:{tls_port},bind={tls_ip},reuseaddr,fork,verify=0,cert={},key={}",
+                d.join("api.crt").display(),
+                d.join("api.key").display()
+            ))
+            .arg(format!("TCP:{plain}")),
+        tempfile::tempdir().unwrap(),
+        "socat (install socat)",
+    );
+    vantage_test_utils::lab::wait_listening(format!("{tls_ip}:{tls_port}").parse().unwrap());
+
+    let src = KubeSource {
+        in_cluster: Some(sa.clone()),
+        server: Some(format!("https://{tls_ip}:{tls_port}")),
+        ..Default::default()
+    };
+    let r = app.discover_kubernetes(&src).await.unwrap();
+    assert_eq!((r.pods, r.images.len()), (3, 1), "{r:?}");
+    assert!(
+        r.images[0]
+            .reference
+            .starts_with("docker.io/library/nginx@sha256:")
+    );
+    // Another CA: the server is not trusted, nothing is listed.
+    let other = d.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "other/ca.key",
+            "-out",
+            "other/ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=someone-else",
+        ],
+        d,
+    );
+    std::fs::copy(sa.join("token"), other.join("token")).unwrap();
+    let e = app
+        .discover_kubernetes(&KubeSource {
+            in_cluster: Some(other),
+            ..src.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(!e.is_bad_input(), "{e}");
+    assert_eq!(
+        api.seen.lock().unwrap().len(),
+        2,
+        "the untrusted attempt must not reach the API"
+    );
+}

@@ -412,6 +412,10 @@ The account needs `list` on pods (a ClusterRole with pods: [list]).")]
         /// Only this namespace.
         #[arg(long, short = 'n')]
         namespace: Option<String>,
+        /// The API server's URL instead of the kubeconfig's or the pod's (a proxy, a
+        /// port-forward).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
         /// Scan the queued images now.
         #[arg(long)]
         scan: bool,

@@ -717,6 +717,7 @@ pub async fn discover(config: Config, c: DiscoverCommand) -> anyhow::Result<()> 
         context,
         in_cluster,
         namespace,
+        server,
         scan,
         insecure_registry,
         format,
@@ -727,6 +728,7 @@ pub async fn discover(config: Config, c: DiscoverCommand) -> anyhow::Result<()> 
         in_cluster: in_cluster
             .then(|| std::path::PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount")),
         namespace,
+        server,
     };
     let app = super::open(config).await?;
     let result = async {
