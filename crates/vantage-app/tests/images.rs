@@ -435,3 +435,59 @@ both_backends! {
         );
     }
 }
+
+#[tokio::test]
+async fn a_registry_with_basic_authentication_is_pulled_with_credentials() {
+    let db = vantage_test_utils::TestDb::sqlite().await;
+    let app = App::from_parts(Config::default(), db.store.clone());
+    let work = tempfile::tempdir().unwrap();
+    // Apache's htpasswd makes the bcrypt file the registry checks.
+    let file = work.path().join("htpasswd");
+    let out = std::process::Command::new("htpasswd")
+        .args(["-Bbc"])
+        .arg(&file)
+        .args(["lab", "basic-Secret-7"])
+        .output()
+        .expect("htpasswd (install apache2-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let net = loopback_net();
+    let auth = format!(
+        "auth:\n  htpasswd:\n    realm: lab\n    path: {}\n",
+        file.display()
+    );
+    let (_reg, addr) = vantage_test_utils::oci::registry_with(&format!("{net}1"), 5000, &auth);
+    let layout = work.path().join("layout");
+    write_layout(&layout, "1.0", &debian_layers(), true);
+    vantage_test_utils::oci::skopeo_copy_with(
+        &format!("oci:{}:1.0", layout.display()),
+        &format!("docker://{addr}/lab/basic:1.0"),
+        &["--dest-creds", "lab:basic-Secret-7"],
+    );
+    let reference = format!("{addr}/lab/basic:1.0");
+    let anonymous = ImageRequest {
+        registry: RegistryOptions {
+            insecure: vec![addr.to_string()],
+            ..Default::default()
+        },
+        ..request()
+    };
+    let e = app.scan_image(&reference, &anonymous).await.unwrap_err();
+    assert!(e.to_string().contains("registry"), "{e}");
+    let login = vantage_scan::image::RegistryLogin::Basic(
+        "lab".into(),
+        zeroize::Zeroizing::new("basic-Secret-7".into()),
+    );
+    let authed = ImageRequest {
+        registry: RegistryOptions {
+            insecure: vec![addr.to_string()],
+            login,
+        },
+        ..request()
+    };
+    let r = app.scan_image(&reference, &authed).await.unwrap();
+    assert_eq!(r.packages.len(), 3);
+}
