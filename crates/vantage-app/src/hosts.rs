@@ -113,6 +113,8 @@ pub struct SshRequest {
     pub command_timeout: Duration,
     /// Per-command output cap in bytes.
     pub max_output: usize,
+    /// Also offer SHA-1 key exchanges and MACs (old hosts).
+    pub legacy_algorithms: bool,
 }
 
 impl SshRequest {
@@ -127,6 +129,7 @@ impl SshRequest {
             connect_timeout: d.connect_timeout,
             command_timeout: d.command_timeout,
             max_output: d.max_output,
+            legacy_algorithms: false,
         }
     }
 }
@@ -298,6 +301,7 @@ impl App {
             max_output: req.max_output,
             sudo: req.sudo,
             jump,
+            legacy_algorithms: req.legacy_algorithms,
         };
         let collected = collect(&login, &options).await;
         let now = OffsetDateTime::now_utc();

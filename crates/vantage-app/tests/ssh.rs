@@ -271,3 +271,26 @@ async fn bad_credentials_slow_commands_and_floods_fail_clearly_and_quickly() {
     // No asset was made by any of these.
     assert_eq!(db.store.count_live_assets().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_host_with_only_sha1_key_exchange_needs_the_legacy_switch() {
+    let db = vantage_test_utils::TestDb::sqlite().await;
+    let app = App::from_parts(Config::default(), db.store.clone());
+    let net = loopback_net();
+    // What a CentOS 6-era server offers: SHA-1 key exchange and MACs only.
+    let lab = SshLab::start_with(
+        &format!("{net}1"),
+        2222,
+        "KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1\nMACs hmac-sha1\nCiphers aes128-ctr,aes256-ctr\n",
+    );
+    let e = ssh_error(
+        app.collect_ssh_only(request(&lab, "root", key(&lab, "client")), "test")
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(e, SshError::Connect(..)), "{e}");
+    let mut legacy = request(&lab, "root", key(&lab, "client"));
+    legacy.legacy_algorithms = true;
+    let c = app.collect_ssh_only(legacy, "test").await.unwrap();
+    assert!(c.package_count > 0);
+}

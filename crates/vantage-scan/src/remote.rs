@@ -153,6 +153,10 @@ pub struct SshOptions {
     pub sudo: Sudo,
     /// A bastion to go through (its own login and pinned key).
     pub jump: Option<SshLogin>,
+    /// Also offer SHA-1 key exchanges (`diffie-hellman-group14-sha1`, `-group-exchange-sha1`,
+    /// `-group1-sha1`) and `hmac-sha1`, after the modern ones, for old hosts (OpenSSH < 7.4,
+    /// CentOS 6, appliances). Off by default.
+    pub legacy_algorithms: bool,
 }
 
 impl Default for SshOptions {
@@ -163,6 +167,7 @@ impl Default for SshOptions {
             max_output: 64 * 1024 * 1024,
             sudo: Sudo::No,
             jump: None,
+            legacy_algorithms: false,
         }
     }
 }
@@ -359,12 +364,25 @@ impl client::Handler for Pin {
     }
 }
 
-fn config() -> Arc<client::Config> {
-    Arc::new(client::Config {
+fn config(legacy: bool) -> Arc<client::Config> {
+    let mut c = client::Config {
         nodelay: true,
         inactivity_timeout: Some(Duration::from_secs(300)),
         ..Default::default()
-    })
+    };
+    if legacy {
+        use russh::{kex, mac};
+        let mut kexes = c.preferred.kex.to_vec();
+        kexes.extend([kex::DH_GEX_SHA1, kex::DH_G14_SHA1, kex::DH_G1_SHA1]);
+        let mut macs = c.preferred.mac.to_vec();
+        macs.extend([mac::HMAC_SHA1_ETM, mac::HMAC_SHA1]);
+        c.preferred.kex = kexes.into();
+        c.preferred.mac = macs.into();
+        if let Ok(gex) = client::GexParams::new(2048, 4096, 8192) {
+            c.gex = gex;
+        }
+    }
+    Arc::new(c)
 }
 
 /// Logs in over `stream` (a TCP connection or a tunnel through a jump host).
@@ -372,6 +390,7 @@ async fn handshake<S>(
     login: &SshLogin,
     stream: S,
     timeout: Duration,
+    legacy: bool,
 ) -> Result<(Handle<Pin>, HostKey), SshError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -384,7 +403,7 @@ where
     let seen = pin.seen.clone();
     let presented = || seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let work = async {
-        let mut handle = match client::connect_stream(config(), stream, pin).await {
+        let mut handle = match client::connect_stream(config(legacy), stream, pin).await {
             Ok(h) => h,
             Err(e) => {
                 if let (Some(expected), Some(key)) = (&login.pinned, presented())
@@ -463,14 +482,14 @@ pub struct Session {
 
 /// Connects and logs in to `login` (through `options.jump` when set).
 pub async fn connect(login: &SshLogin, options: &SshOptions) -> Result<Session, SshError> {
-    let t = options.connect_timeout;
+    let (t, legacy) = (options.connect_timeout, options.legacy_algorithms);
     let (handle, jump, host_key, jump_key) = match &options.jump {
         None => {
-            let (h, k) = handshake(login, tcp(&login.endpoint, t).await?, t).await?;
+            let (h, k) = handshake(login, tcp(&login.endpoint, t).await?, t, legacy).await?;
             (h, None, k, None)
         }
         Some(bastion) => {
-            let (jh, jk) = handshake(bastion, tcp(&bastion.endpoint, t).await?, t).await?;
+            let (jh, jk) = handshake(bastion, tcp(&bastion.endpoint, t).await?, t, legacy).await?;
             let at = bastion.endpoint.to_string();
             let channel = tokio::time::timeout(
                 t,
@@ -489,7 +508,7 @@ pub async fn connect(login: &SshLogin, options: &SshOptions) -> Result<Session, 
                     format!("the jump host {at} could not open a tunnel: {e}"),
                 )
             })?;
-            let (h, k) = handshake(login, channel.into_stream(), t).await?;
+            let (h, k) = handshake(login, channel.into_stream(), t, legacy).await?;
             (h, Some(jh), k, Some(jk))
         }
     };

@@ -98,6 +98,11 @@ pub struct SshLab {
 impl SshLab {
     /// Starts the lab on `ip:port`.
     pub fn start(ip: &str, port: u16) -> SshLab {
+        SshLab::start_with(ip, port, "")
+    }
+
+    /// Starts the lab with extra sshd configuration lines (they win over the lab's).
+    pub fn start_with(ip: &str, port: u16, config: &str) -> SshLab {
         let keys = tempfile::tempdir().expect("temp dir");
         let mut authorized = String::new();
         for (name, kind, restriction) in [
@@ -127,7 +132,7 @@ impl SshLab {
         ensure_test_user();
         // sshd takes the first value of a keyword: these come before sshd_with's defaults.
         let extra = format!(
-            "AuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication yes\n\
+            "{config}AuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication yes\n\
              MaxSessions 50\nMaxStartups 200\nAllowTcpForwarding yes\n",
             auth_file.display()
         );

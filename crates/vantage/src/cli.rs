@@ -522,6 +522,10 @@ pub struct SshArgs {
     /// Targets inventoried at once.
     #[arg(long, default_value_t = 20)]
     pub concurrency: usize,
+    /// Also offer SHA-1 key exchanges and hmac-sha1, after the modern ones, for hosts that know
+    /// nothing newer (OpenSSH < 7.4, CentOS 6, appliances).
+    #[arg(long)]
+    pub legacy_algorithms: bool,
     /// Collect and print the facts without storing an inventory (checks access and host keys).
     #[arg(long)]
     pub collect_only: bool,

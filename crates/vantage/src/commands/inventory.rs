@@ -525,6 +525,7 @@ async fn ssh_run(
             req.connect_timeout = Duration::from_secs(a.connect_timeout.max(1));
             req.command_timeout = Duration::from_secs(a.command_timeout.max(1));
             req.max_output = a.max_output_mib.max(1) * 1024 * 1024;
+            req.legacy_algorithms = a.legacy_algorithms;
             requests.push((t.clone(), req));
         }
     }
