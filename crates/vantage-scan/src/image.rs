@@ -1021,14 +1021,10 @@ pub async fn pull_image(
     }
     let limits = *limits;
     let root = dir.path().to_path_buf();
-    let facts = tokio::task::spawn_blocking(move || {
-        let b = DirBlobs(root);
-        let mut f = apply_layers(&b, &layers, facts, &limits)?;
-        f.source = f.source.clone();
-        Ok::<_, ImageError>(f)
-    })
-    .await
-    .map_err(|e| reg_err(format!("reading layers: {e}")))??;
+    let facts =
+        tokio::task::spawn_blocking(move || apply_layers(&DirBlobs(root), &layers, facts, &limits))
+            .await
+            .map_err(|e| reg_err(format!("reading layers: {e}")))??;
     drop(dir);
     Ok(facts)
 }
