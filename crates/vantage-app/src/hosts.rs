@@ -556,24 +556,23 @@ impl App {
     pub async fn ssh_request_for(&self, t: &SshTarget) -> Result<SshRequest, AppError> {
         let endpoint = SshEndpoint::parse(&t.endpoint).map_err(AppError::Invalid)?;
         let (_, auth) = self.ssh_auth_from_vault(&t.credential).await?;
+        let sudo = match (t.sudo.as_str(), &auth) {
+            ("nopasswd", _) => Sudo::NoPassword,
+            ("password", SshAuth::Password(p)) => Sudo::Password(p.clone()),
+            ("password", SshAuth::Key { .. }) => {
+                return Err(AppError::Invalid(format!(
+                    "{}: sudo with a password needs a password credential",
+                    t.endpoint
+                )));
+            }
+            _ => Sudo::No,
+        };
         let mut req = SshRequest::new(endpoint, auth);
+        req.sudo = sudo;
         if let (Some(j), Some(c)) = (&t.jump, &t.jump_credential) {
             let je = SshEndpoint::parse(j).map_err(AppError::Invalid)?;
             req.jump = Some((je, self.ssh_auth_from_vault(c).await?.1));
         }
-        req.sudo = match t.sudo.as_str() {
-            "nopasswd" => Sudo::NoPassword,
-            "password" => match self.ssh_auth_from_vault(&t.credential).await?.1 {
-                SshAuth::Password(p) => Sudo::Password(p),
-                SshAuth::Key { .. } => {
-                    return Err(AppError::Invalid(format!(
-                        "{}: sudo with a password needs a password credential",
-                        t.endpoint
-                    )));
-                }
-            },
-            _ => Sudo::No,
-        };
         Ok(req)
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use vantage_app::feeds::ImportOptions;
 use vantage_app::{App, AppError, Config};
 use vantage_domain::{FindingFilter, StatusFilter};
-use vantage_test_utils::{both_backends, test_data, vuls_inventory};
+use vantage_test_utils::{both_backends, open_vuln_ids, test_data, vuls_inventory};
 
 fn real(rel: &str) -> PathBuf {
     test_data(rel)
@@ -32,22 +32,6 @@ fn alpine_installed(upgrade_busybox: bool) -> String {
         ));
     }
     out
-}
-
-async fn open_cves(app: &App, asset: i64) -> BTreeSet<String> {
-    let f = FindingFilter {
-        asset: Some(vantage_domain::AssetId(asset)),
-        limit: 1000,
-        ..Default::default()
-    };
-    app.store
-        .list_findings(&f)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|f| f.vuln_id.as_str().to_string())
-        .collect()
 }
 
 /// A dpkg status file built from vuls' Ubuntu 24.04 inventory (binary → source kept).
@@ -74,7 +58,7 @@ both_backends! {
         app.import_feed(&real("distro/alpine-secdb/v3.19-main.json.gz"), &ImportOptions::default()).await.unwrap();
         let d = app.run_redetect_job("test", false).await.unwrap();
         assert_eq!((d.assets, d.findings, d.fixed), (1, 13, 0), "{d:?}");
-        assert_eq!(open_cves(&app, r.asset_id).await.len(), 13);
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await.len(), 13);
         assert!(d.prioritization.findings_attached >= 13);
         assert_eq!(d.new, 13);
         // Nothing new: the same findings, nothing written, no prioritization needed.
@@ -151,7 +135,7 @@ both_backends! {
         let want: BTreeSet<String> = "CVE-2023-42363 CVE-2023-42364 CVE-2023-42365 CVE-2023-42366 \
             CVE-2023-6129 CVE-2023-6237 CVE-2024-0727 CVE-2024-2511 CVE-2024-4603 CVE-2024-4741 \
             CVE-2024-5535 CVE-2024-6119 CVE-2024-9143".split_whitespace().map(String::from).collect();
-        assert_eq!(open_cves(&app, r.asset_id).await, want);
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await, want);
         assert_eq!(r.findings, 13);
         assert!(r.prioritization.findings_attached >= 13, "{:?}", r.prioritization);
 
@@ -177,7 +161,7 @@ both_backends! {
         assert!(matches!(e, AppError::Invalid(_)));
         assert!(e.to_string().contains("line 5: package openssl"), "{e}");
         assert_eq!(app.store.count_packages(vantage_domain::AssetId(r.asset_id)).await.unwrap(), packages);
-        assert_eq!(open_cves(&app, r.asset_id).await.len(), 9);
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await.len(), 9);
 
         // --os may be the host's os-release file.
         std::fs::write(&file, alpine_installed(false)).unwrap();
@@ -245,7 +229,7 @@ both_backends! {
         assert!(matches!(e, AppError::Invalid(_)));
         assert!(e.to_string().contains("line 11: components[2].purl: invalid Package URL \"pkg:/pyyaml@5.3\""), "{e}");
         assert_eq!(app.store.count_packages(vantage_domain::AssetId(r.asset_id)).await.unwrap(), packages);
-        assert_eq!(open_cves(&app, r.asset_id).await.len(), want.len());
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await.len(), want.len());
 
         // Re-detection over the stored packages finds the same, writes nothing new.
         let again = app.redetect().await.unwrap();
@@ -280,7 +264,7 @@ both_backends! {
         let want: BTreeSet<String> = "CVE-2023-42363 CVE-2023-42364 CVE-2023-42365 CVE-2023-42366 \
             CVE-2023-6129 CVE-2023-6237 CVE-2024-0727 CVE-2024-2511 CVE-2024-4603 CVE-2024-4741 \
             CVE-2024-5535 CVE-2024-6119 CVE-2024-9143".split_whitespace().map(String::from).collect();
-        assert_eq!(open_cves(&app, r.asset_id).await, want);
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await, want);
         let asset = app.store.asset(vantage_domain::AssetId(r.asset_id)).await.unwrap().unwrap();
         assert_eq!(asset.kind, vantage_domain::AssetKind::ContainerImage);
     }
@@ -372,7 +356,7 @@ both_backends! {
         let file = dir.path().join("installed");
         std::fs::write(&file, alpine_installed(false)).unwrap();
         let host = app.import_inventory("alpine319", Some("alpine:3.19"), &file).await.unwrap();
-        let before = open_cves(&app, host.asset_id).await;
+        let before = open_vuln_ids(&app.store, host.asset_id).await;
         assert_eq!(before.len(), 13);
         // A second host without openssl or busybox.
         std::fs::write(&file, "P:musl\nV:1.2.4_git20230717-r4\no:musl\n").unwrap();
@@ -412,8 +396,8 @@ both_backends! {
         let mut want = before.clone();
         want.remove("CVE-2023-42363");
         want.insert("CVE-2099-0001".into());
-        assert_eq!(open_cves(&app, host.asset_id).await, want);
-        assert!(open_cves(&app, other.asset_id).await.is_empty());
+        assert_eq!(open_vuln_ids(&app.store, host.asset_id).await, want);
+        assert!(open_vuln_ids(&app.store, other.asset_id).await.is_empty());
         let f = FindingFilter { asset: Some(vantage_domain::AssetId(host.asset_id)), vuln: Some("CVE-2099-0001".parse().unwrap()), limit: 10, ..Default::default() };
         let new = &app.store.list_findings(&f).await.unwrap().items[0];
         assert_eq!(new.evidence.fixed_version.as_deref(), Some("3.1.99-r0"));
@@ -429,7 +413,7 @@ both_backends! {
         app.import_feed(&real("advisories/rustsec-osv.jsonl.gz"), &ImportOptions::default()).await.unwrap();
         let bom = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.cdx.json");
         let r = app.import_inventory_file(None, None, &bom).await.unwrap();
-        let before = open_cves(&app, r.asset_id).await;
+        let before = open_vuln_ids(&app.store, r.asset_id).await;
         // A Python service's pins, its names as written (`Typing_Extensions`).
         let dir = tempfile::tempdir().unwrap();
         let pins = dir.path().join("requirements.txt");
@@ -454,7 +438,7 @@ both_backends! {
         assert_eq!((d.assets, d.new, d.fixed), (2, 2, 0), "{d:?}");
         let mut want = before;
         want.insert("CVE-2099-1111".into());
-        assert_eq!(open_cves(&app, r.asset_id).await, want);
-        assert_eq!(open_cves(&app, api.asset_id).await, BTreeSet::from(["PYSEC-2099-0002".to_string()]));
+        assert_eq!(open_vuln_ids(&app.store, r.asset_id).await, want);
+        assert_eq!(open_vuln_ids(&app.store, api.asset_id).await, BTreeSet::from(["PYSEC-2099-0002".to_string()]));
     }
 }

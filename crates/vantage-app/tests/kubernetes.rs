@@ -211,6 +211,17 @@ fn openssl(args: &[&str], dir: &std::path::Path) {
     );
 }
 
+/// A self-signed CA certificate and its key, made by `openssl req -x509`.
+fn self_signed_ca(dir: &std::path::Path, key: &str, cert: &str, subject: &str) {
+    openssl(
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
+            "1", "-subj", subject,
+        ],
+        dir,
+    );
+}
+
 /// In a pod: the service account's token and CA, over real TLS (socat terminates it with a
 /// certificate signed by a CA the test makes; only that CA is trusted).
 #[tokio::test]
@@ -221,24 +232,7 @@ async fn in_cluster_the_service_account_token_and_ca_are_used_over_tls() {
     let (plain_ip, tls_ip) = (format!("{net}2"), format!("{net}3"));
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=lab-cluster-ca",
-        ],
-        d,
-    );
+    self_signed_ca(d, "ca.key", "ca.crt", "/CN=lab-cluster-ca");
     openssl(
         &[
             "req",
@@ -319,24 +313,7 @@ async fn in_cluster_the_service_account_token_and_ca_are_used_over_tls() {
     // Another CA: the server is not trusted, nothing is listed.
     let other = d.join("other");
     std::fs::create_dir_all(&other).unwrap();
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "other/ca.key",
-            "-out",
-            "other/ca.crt",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=someone-else",
-        ],
-        d,
-    );
+    self_signed_ca(d, "other/ca.key", "other/ca.crt", "/CN=someone-else");
     std::fs::copy(sa.join("token"), other.join("token")).unwrap();
     let e = app
         .discover_kubernetes(&KubeSource {

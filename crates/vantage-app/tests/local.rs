@@ -6,24 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use vantage_app::{App, Config};
-use vantage_domain::FindingFilter;
-use vantage_test_utils::{both_backends, test_data, vuls_inventory};
-
-async fn open_cves(app: &App, asset: i64) -> BTreeSet<String> {
-    let f = FindingFilter {
-        asset: Some(vantage_domain::AssetId(asset)),
-        limit: 1000,
-        ..Default::default()
-    };
-    app.store
-        .list_findings(&f)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|f| f.vuln_id.as_str().to_string())
-        .collect()
-}
+use vantage_test_utils::{both_backends, open_vuln_ids, test_data, vuls_inventory};
 
 both_backends! {
     async fn the_local_machine_is_inventoried_like_its_status_file(db) {
@@ -56,7 +39,7 @@ both_backends! {
             // A status file alone does not say its release: tell it, as a user would.
             Err(_) => app.import_inventory("by-hand", Some("debian:12"), Path::new("/var/lib/dpkg/status")).await.unwrap(),
         };
-        assert_eq!(open_cves(&app, r.inventory.asset_id).await, open_cves(&app, by_hand.asset_id).await);
+        assert_eq!(open_vuln_ids(&app.store, r.inventory.asset_id).await, open_vuln_ids(&app.store, by_hand.asset_id).await);
         assert_eq!(r.inventory.findings, by_hand.findings);
         // Run again: the same asset, nothing new.
         let again = app.inventory_local(Path::new("/")).await.unwrap();
@@ -87,9 +70,9 @@ both_backends! {
         assert_eq!((r.asset.as_str(), r.package_source), ("alpine-box", "apk-installed"));
         assert_eq!(r.inventory.os.as_deref(), Some("alpine:3.19"));
         let by_hand = app.import_inventory("by-hand", Some("alpine:3.19"), &root.path().join("lib/apk/db/installed")).await.unwrap();
-        let local = open_cves(&app, r.inventory.asset_id).await;
+        let local = open_vuln_ids(&app.store, r.inventory.asset_id).await;
         assert!(local.len() >= 10, "{local:?}");
-        assert_eq!(local, open_cves(&app, by_hand.asset_id).await);
+        assert_eq!(local, open_vuln_ids(&app.store, by_hand.asset_id).await);
     }
 }
 

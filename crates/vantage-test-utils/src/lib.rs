@@ -166,6 +166,23 @@ macro_rules! both_backends {
     };
 }
 
+/// The vulnerability ids of an asset's open findings.
+pub async fn open_vuln_ids(store: &Store, asset: i64) -> std::collections::BTreeSet<String> {
+    let f = vantage_domain::FindingFilter {
+        asset: Some(vantage_domain::AssetId(asset)),
+        limit: 1000,
+        ..Default::default()
+    };
+    store
+        .list_findings(&f)
+        .await
+        .expect("list findings")
+        .items
+        .into_iter()
+        .map(|f| f.vuln_id.as_str().to_string())
+        .collect()
+}
+
 /// A fixed instant, so tests do not depend on the clock.
 pub fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000).expect("valid timestamp")
