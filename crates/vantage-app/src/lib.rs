@@ -6,13 +6,16 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cloud;
 pub mod config;
 pub mod env;
+pub mod external;
 pub mod feeds;
 pub mod hosts;
 pub mod images;
 pub mod inventory;
 pub mod kubernetes;
+pub mod membership;
 pub mod network;
 pub mod prioritize;
 pub mod queries;

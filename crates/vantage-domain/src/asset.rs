@@ -15,6 +15,8 @@ name_enum! {
         ContainerImage = "container_image",
         /// An instance known through a cloud provider's API.
         CloudInstance = "cloud_instance",
+        /// A cloud load balancer (its public names and addresses).
+        LoadBalancer = "load_balancer",
         /// A DNS domain or subdomain.
         Domain = "domain",
         /// A bare IP address with no further knowledge about it.

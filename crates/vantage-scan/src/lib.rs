@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 
 pub mod connect;
+pub mod ct;
+pub mod dns;
 pub mod fingerprint;
 pub mod host;
 pub mod http;
@@ -24,6 +26,7 @@ pub mod image;
 pub mod nmap_xml;
 pub mod ports;
 pub mod probes;
+pub mod rdap;
 pub mod remote;
 pub mod scan;
 pub mod source;

@@ -12,6 +12,88 @@ use crate::backend::{BeginWrite, Store, with_pool};
 use crate::error::{Result, StoreError};
 use crate::sql::{Arg, Sql, bind_args, from_opt_ts, from_ts, id_list, parse, ts};
 
+/// The body of [`Store::upsert_asset`] on an open write transaction `$tx` (either backend):
+/// merges the sighting `$a` with the asset that shares a strong identifier (weak ones only when
+/// none does), or creates it; evaluates to the asset id. A macro because the transaction's type
+/// differs per backend inside `with_pool!`.
+macro_rules! upsert_in_tx {
+    ($tx:ident, $a:expr) => {{
+        let a: &NewAsset = $a;
+        let seen = ts(a.seen_at);
+        let mut existing: Option<i64> = None;
+        let (weak, strong): (Vec<&Identifier>, Vec<&Identifier>) =
+            a.identifiers.iter().partition(|i| i.kind.is_weak());
+        for ident in strong.into_iter().chain(weak) {
+            if existing.is_some() && ident.kind.is_weak() {
+                break;
+            }
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT asset_id FROM asset_identifiers WHERE kind = $1 AND value = $2",
+            )
+            .bind(ident.kind.as_str())
+            .bind(&ident.value)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            existing = match (existing, found) {
+                (Some(e), Some(f)) => Some(e.min(f)),
+                (e, f) => e.or(f),
+            };
+        }
+        let id: i64 = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE assets SET \
+                       last_seen = CASE WHEN last_seen < $2 THEN $2 ELSE last_seen END, \
+                       os = COALESCE($3, os), missed_scans = 0, decommissioned_at = NULL \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(seen)
+                .bind(a.os.as_deref())
+                .execute(&mut *$tx)
+                .await?;
+                id
+            }
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO assets (kind, name, os, first_seen, last_seen) \
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                )
+                .bind(a.kind.as_str())
+                .bind(&a.name)
+                .bind(a.os.as_deref())
+                .bind(seen)
+                .fetch_one(&mut *$tx)
+                .await?
+            }
+        };
+        for ident in &a.identifiers {
+            sqlx::query(
+                "INSERT INTO asset_identifiers (asset_id, kind, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kind, value) DO NOTHING",
+            )
+            .bind(id)
+            .bind(ident.kind.as_str())
+            .bind(&ident.value)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        for tag in &a.tags {
+            sqlx::query(
+                "INSERT INTO asset_tags (asset_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(&tag.key)
+            .bind(&tag.value)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        id
+    }};
+}
+pub(crate) use upsert_in_tx;
+
 #[derive(FromRow)]
 struct AssetRow {
     id: i64,
@@ -64,80 +146,9 @@ impl Store {
                 a.name
             )));
         }
-        let seen = ts(a.seen_at);
         let id: i64 = with_pool!(self, |p| {
             let mut tx = p.begin_write().await?;
-            let mut existing: Option<i64> = None;
-            // Weak identifiers (a certificate, a host key) recognise an asset only when no
-            // other identifier does.
-            let (weak, strong): (Vec<&Identifier>, Vec<&Identifier>) =
-                a.identifiers.iter().partition(|i| i.kind.is_weak());
-            for ident in strong.into_iter().chain(weak) {
-                if existing.is_some() && ident.kind.is_weak() {
-                    break;
-                }
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT asset_id FROM asset_identifiers WHERE kind = $1 AND value = $2",
-                )
-                .bind(ident.kind.as_str())
-                .bind(&ident.value)
-                .fetch_optional(&mut *tx)
-                .await?;
-                existing = match (existing, found) {
-                    (Some(e), Some(f)) => Some(e.min(f)),
-                    (e, f) => e.or(f),
-                };
-            }
-            let id = match existing {
-                Some(id) => {
-                    sqlx::query(
-                        "UPDATE assets SET \
-                           last_seen = CASE WHEN last_seen < $2 THEN $2 ELSE last_seen END, \
-                           os = COALESCE($3, os), missed_scans = 0, decommissioned_at = NULL \
-                         WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(seen)
-                    .bind(a.os.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-                    id
-                }
-                None => {
-                    sqlx::query_scalar(
-                        "INSERT INTO assets (kind, name, os, first_seen, last_seen) \
-                         VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                    )
-                    .bind(a.kind.as_str())
-                    .bind(&a.name)
-                    .bind(a.os.as_deref())
-                    .bind(seen)
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            };
-            for ident in &a.identifiers {
-                sqlx::query(
-                    "INSERT INTO asset_identifiers (asset_id, kind, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (kind, value) DO NOTHING",
-                )
-                .bind(id)
-                .bind(ident.kind.as_str())
-                .bind(&ident.value)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for tag in &a.tags {
-                sqlx::query(
-                    "INSERT INTO asset_tags (asset_id, key, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(&tag.key)
-                .bind(&tag.value)
-                .execute(&mut *tx)
-                .await?;
-            }
+            let id = upsert_in_tx!(tx, a);
             tx.commit().await?;
             id
         });

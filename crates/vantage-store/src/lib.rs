@@ -12,6 +12,7 @@
 mod assets;
 mod audit;
 mod backend;
+mod cloud;
 mod credentials;
 mod error;
 mod findings;
@@ -28,6 +29,7 @@ mod sync;
 mod users;
 
 pub use backend::{Backend, ConnectOptions, Store};
+pub use cloud::{CloudRecord, CloudResourceRow, CloudStored, StoredExposure};
 pub use error::{Result, StoreError, redact_url};
 pub use findings::BULK_BATCH_ROWS;
 pub use inventory::{NewPackage, OsvAdvisory};

@@ -78,7 +78,9 @@ pub enum Command {
     /// Scan the network (hosts, open ports, services, TLS) or an artefact (an SBOM).
     #[command(subcommand)]
     Scan(ScanCommand),
-    /// Discover assets through other systems' APIs (Kubernetes).
+    /// Discover assets through other systems' APIs: clouds (AWS, Azure, GCP, OpenStack),
+    /// Kubernetes, and the external attack surface of a domain (DNS, certificate transparency,
+    /// RDAP).
     #[command(subcommand)]
     Discover(DiscoverCommand),
     /// Import results of other tools (nmap XML).
@@ -148,7 +150,7 @@ pub enum AssetsCommand {
 
 #[derive(Debug, Args)]
 pub struct AssetsListArgs {
-    /// Only this kind: host, container_image, cloud_instance, domain, ip_address, web_application.
+    /// Only this kind: host, container_image, cloud_instance, load_balancer, domain, ip_address, web_application.
     #[arg(long)]
     pub kind: Option<String>,
     /// Only assets of this scope (name or id).
@@ -389,6 +391,129 @@ Exit codes: 0, 1 a target failed, 2 bad input, 3 a finding at or above --fail-on
 
 #[derive(Debug, Subcommand)]
 pub enum DiscoverCommand {
+    /// Map the external attack surface of domains: DNS records (A, AAAA, CNAME, MX, NS, TXT,
+    /// SOA, CAA), a zone-transfer attempt against each name server, subdomain brute force with
+    /// wildcard detection, Certificate Transparency (crt.sh and RFC 6962 logs), RDAP
+    /// registration, related domains (shared certificates, same registrant, shared name
+    /// servers) and reverse DNS of declared ranges. Every name found is resolved and stored as
+    /// an external domain asset; those resolving into a declared range are queued for network
+    /// discovery, the others are reported and never scanned.
+    #[command(after_help = "Examples:\n  \
+        vantage discover domain example.com --range 203.0.113.0/24\n  \
+        vantage discover domain example.com example.org --scope DMZ --wordlist names.txt\n  \
+        vantage discover domain example.com --no-brute --ct-log https://ct.example/2026/ --format json\n\n\
+Names are sent to crt.sh and RDAP (rdap.org) unless --no-crtsh / --no-rdap.")]
+    Domain(DomainArgs),
+    /// Inventory AWS: EC2 instances (network interfaces, public and Elastic IPs), security
+    /// groups and the ports they open to the internet, unattached Elastic IPs and ELBv2 load
+    /// balancers, in every enabled region or --regions, for the credentials' account or each
+    /// --assume-role. Requests are signed with SigV4; credentials, region and endpoints come
+    /// from the standard AWS variables and ~/.aws files.
+    #[command(after_help = "Examples:\n  \
+        vantage discover aws --regions eu-west-3,us-east-1\n  \
+        vantage discover aws --profile audit --format json\n  \
+        vantage discover aws --assume-role arn:aws:iam::111122223333:role/VantageAudit \\\n      \
+          --assume-role arn:aws:iam::444455556666:role/VantageAudit --scope Production\n\n\
+Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], else the profile\n\
+(--profile, AWS_PROFILE, default) in ~/.aws/credentials and ~/.aws/config, including\n\
+role_arn + source_profile. Endpoints: AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_STS,\n\
+AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, AWS_ENDPOINT_URL, or --endpoint.\n\
+The identity needs ec2:Describe*, elasticloadbalancing:Describe* and sts:GetCallerIdentity\n\
+(the ReadOnlyAccess policy has them).\n\n\
+An instance is internet-exposed when it has a public address and a security group opens a\n\
+port to 0.0.0.0/0 or ::/0. Instances no longer listed by a region that was listed\n\
+completely are decommissioned; a region that failed keeps its assets as they were.")]
+    Aws {
+        /// Regions to list (comma-separated or repeated; default: every region enabled for
+        /// the account).
+        #[arg(
+            long = "regions",
+            alias = "region",
+            value_delimiter = ',',
+            value_name = "REGION"
+        )]
+        regions: Vec<String>,
+        /// Profile in ~/.aws/credentials or ~/.aws/config.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Role to assume (one account each; repeatable). Without it, the credentials' own
+        /// account is listed.
+        #[arg(long = "assume-role", value_name = "ROLE_ARN")]
+        assume_roles: Vec<String>,
+        /// ExternalId for --assume-role.
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+        /// Endpoint URL for every AWS service (a private endpoint, LocalStack, moto).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Do not list ELBv2 load balancers.
+        #[arg(long)]
+        no_load_balancers: bool,
+        #[command(flatten)]
+        common: CloudArgs,
+    },
+    /// Inventory Azure: virtual machines, their network interfaces, public IPs and network
+    /// security groups through Azure Resource Manager, for every enabled subscription or
+    /// --subscription.
+    #[command(after_help = "Examples:\n  \
+        vantage discover azure\n  \
+        vantage discover azure --subscription 00000000-0000-0000-0000-000000000000 --format csv\n\n\
+Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (a service principal with\n\
+the Reader role; AZURE_AUTHORITY_HOST for sovereign clouds), or AZURE_ACCESS_TOKEN.")]
+    Azure {
+        /// Subscription id (repeatable; default AZURE_SUBSCRIPTION_ID, else every enabled one).
+        #[arg(long = "subscription", value_name = "ID")]
+        subscriptions: Vec<String>,
+        /// Resource Manager endpoint (default https://management.azure.com).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Entra ID authority (default AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com).
+        #[arg(long, value_name = "URL")]
+        authority: Option<String>,
+        #[command(flatten)]
+        common: CloudArgs,
+    },
+    /// Inventory GCP: Compute Engine instances of every zone (aggregatedList) and the VPC
+    /// firewall rules that open their ports to the internet.
+    #[command(after_help = "Examples:\n  \
+        vantage discover gcp --project shop-prod\n  \
+        vantage discover gcp --key-file sa.json --project shop-prod --project shop-dev\n\n\
+Credentials: a service-account JSON key (--key-file or GOOGLE_APPLICATION_CREDENTIALS) with\n\
+roles/compute.viewer, or CLOUDSDK_AUTH_ACCESS_TOKEN.")]
+    Gcp {
+        /// Project id (repeatable; default: the key's project_id, else GOOGLE_CLOUD_PROJECT).
+        #[arg(long = "project", value_name = "ID")]
+        projects: Vec<String>,
+        /// Service-account key file.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<String>,
+        /// Compute API endpoint (default https://compute.googleapis.com).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        common: CloudArgs,
+    },
+    /// Inventory OpenStack: Nova servers, Neutron ports, floating IPs and security groups of
+    /// the project the credentials are scoped to.
+    #[command(after_help = "Examples:\n  \
+        . ./openrc.sh && vantage discover openstack\n  \
+        vantage discover openstack --region RegionTwo --format json\n\n\
+Credentials: the variables an openrc file sets (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD,\n\
+OS_PROJECT_NAME or OS_PROJECT_ID, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME,\n\
+OS_REGION_NAME), or OS_APPLICATION_CREDENTIAL_ID/OS_APPLICATION_CREDENTIAL_SECRET.")]
+    Openstack {
+        /// Keystone URL (default OS_AUTH_URL).
+        #[arg(long, value_name = "URL")]
+        auth_url: Option<String>,
+        /// Region (default OS_REGION_NAME, else the catalogue's first).
+        #[arg(long)]
+        region: Option<String>,
+        /// Endpoint interface: public, internal or admin (default OS_INTERFACE, else public).
+        #[arg(long)]
+        interface: Option<String>,
+        #[command(flatten)]
+        common: CloudArgs,
+    },
     /// List the images running pods use (the digests the kubelets report) through the
     /// Kubernetes API, and queue each for an image scan (`vantage scan image --queued`, or the
     /// scheduler). Logs in with a kubeconfig (token, token file, client certificate or basic
@@ -426,6 +551,89 @@ The account needs `list` on pods (a ClusterRole with pods: [list]).")]
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// `vantage discover domain`.
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    /// The organisation's domains.
+    #[arg(value_name = "DOMAIN", required = true)]
+    pub domains: Vec<String>,
+    /// Recursive name server to ask, ADDRESS[:PORT] (repeatable; default: /etc/resolv.conf's).
+    #[arg(long = "nameserver", value_name = "ADDR[:PORT]")]
+    pub nameservers: Vec<String>,
+    /// Port of the authoritative name servers, for zone-transfer attempts.
+    #[arg(long, default_value_t = 53, value_name = "PORT")]
+    pub dns_port: u16,
+    /// Word list for subdomain brute force, one label per line (default: a built-in list of
+    /// about a hundred common names).
+    #[arg(long, value_name = "FILE")]
+    pub wordlist: Option<String>,
+    /// Do not brute-force subdomains.
+    #[arg(long)]
+    pub no_brute: bool,
+    /// crt.sh base URL.
+    #[arg(long, default_value = "https://crt.sh", value_name = "URL")]
+    pub crtsh: String,
+    /// RFC 6962 log to follow (base URL; repeatable). Each run reads the entries appended since
+    /// the previous one (the first run: the last --ct-window).
+    #[arg(long = "ct-log", value_name = "URL")]
+    pub ct_logs: Vec<String>,
+    /// Entries read from a log followed for the first time.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub ct_window: u64,
+    /// Do not ask crt.sh.
+    #[arg(long)]
+    pub no_crtsh: bool,
+    /// RDAP base URL (rdap.org redirects to each registry's server).
+    #[arg(long, default_value = "https://rdap.org", value_name = "URL")]
+    pub rdap: String,
+    /// Do not ask RDAP.
+    #[arg(long)]
+    pub no_rdap: bool,
+    /// An IP range the organisation owns (repeatable): names resolving into it are queued for
+    /// network discovery; names resolving elsewhere are only reported.
+    #[arg(long = "range", value_name = "RANGE")]
+    pub ranges: Vec<String>,
+    /// Reverse DNS (PTR) of every address of the declared ranges (at most 65,536).
+    #[arg(long)]
+    pub reverse: bool,
+    /// Scope whose IP ranges are declared too and that bounds the queued scan.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// DNS queries in flight.
+    #[arg(long, default_value_t = 100)]
+    pub concurrency: usize,
+    /// Timeout per query and request, seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub timeout: u64,
+    /// table, json or csv.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Options shared by the cloud inventories.
+#[derive(Debug, Args)]
+pub struct CloudArgs {
+    /// Also make every listed resource a member of this scope (scopes whose rules match —
+    /// cloud account, region, tags, IP ranges, domains — get it anyway).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Regions (accounts) listed at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+    /// Results asked per page.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub page_size: u32,
+    /// Exit with status 1 when any region or account could not be listed.
+    #[arg(long)]
+    pub strict: bool,
+    /// table, json or csv.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `vantage scan image`.

@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(c) => commands::network::import(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Credentials(c) => commands::accounts::credentials(config, c).await,
-        Command::Discover(c) => commands::inventory::discover(config, c).await,
+        Command::Discover(c) => commands::discover::run(config, c).await,
         Command::Alerts { limit, format } => commands::lists::alerts(config, limit, format).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),

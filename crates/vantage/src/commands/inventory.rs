@@ -722,7 +722,10 @@ pub async fn discover(config: Config, c: DiscoverCommand) -> anyhow::Result<()> 
         scan,
         insecure_registry,
         format,
-    } = c;
+    } = c
+    else {
+        anyhow::bail!("not a Kubernetes discovery");
+    };
     let src = vantage_app::kubernetes::KubeSource {
         kubeconfig,
         context,

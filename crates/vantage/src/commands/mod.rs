@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod cvss;
+pub mod discover;
+pub mod external;
 pub mod inventory;
 pub mod knowledge;
 pub mod lists;
