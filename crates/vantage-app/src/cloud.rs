@@ -78,6 +78,9 @@ pub struct CloudTuning {
     pub page_size: u32,
     /// Also make every listed asset a member of this scope.
     pub scope: Option<String>,
+    /// Environment variables to read credentials, regions and endpoints from instead of the
+    /// process's (`HOME` included, for `~/.aws`); the scheduler and tests pass their own.
+    pub env: Option<std::collections::HashMap<String, String>>,
 }
 
 impl Default for CloudTuning {
@@ -88,6 +91,7 @@ impl Default for CloudTuning {
             retry: vantage_cloud::http::RetryPolicy::default(),
             page_size: 1000,
             scope: None,
+            env: None,
         }
     }
 }
@@ -415,12 +419,24 @@ impl App {
                     retry: tuning.retry,
                     page_size: tuning.page_size,
                 };
-                vantage_cloud::aws::list(vantage_cloud::aws::AwsEnv::from_process(), opts, progress)
+                let env = match &tuning.env {
+                    Some(vars) => vantage_cloud::aws::AwsEnv {
+                        home: vars.get("HOME").map(std::path::PathBuf::from),
+                        vars: vars.clone(),
+                    },
+                    None => vantage_cloud::aws::AwsEnv::from_process(),
+                };
+                vantage_cloud::aws::list(env, opts, progress)
                     .await
                     .map_err(cloud_err)
             }
             CloudRequest::Azure(o) => vantage_cloud::azure::list(
-                &vantage_cloud::azure::AzureEnv::from_process(),
+                &tuning
+                    .env
+                    .clone()
+                    .map_or_else(vantage_cloud::azure::AzureEnv::from_process, |vars| {
+                        vantage_cloud::azure::AzureEnv { vars }
+                    }),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,
@@ -428,7 +444,12 @@ impl App {
             .await
             .map_err(cloud_err),
             CloudRequest::Gcp(o) => vantage_cloud::gcp::list(
-                &vantage_cloud::gcp::GcpEnv::from_process(),
+                &tuning
+                    .env
+                    .clone()
+                    .map_or_else(vantage_cloud::gcp::GcpEnv::from_process, |vars| {
+                        vantage_cloud::gcp::GcpEnv { vars }
+                    }),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,
@@ -436,7 +457,10 @@ impl App {
             .await
             .map_err(cloud_err),
             CloudRequest::Openstack(o) => vantage_cloud::openstack::list(
-                &vantage_cloud::openstack::OpenstackEnv::from_process(),
+                &tuning.env.clone().map_or_else(
+                    vantage_cloud::openstack::OpenstackEnv::from_process,
+                    |vars| vantage_cloud::openstack::OpenstackEnv { vars },
+                ),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,

@@ -3,7 +3,7 @@
 //! completely listed (account, region) no longer holds are decommissioned.
 
 use time::OffsetDateTime;
-use vantage_domain::{AssetId, Identifier, NewAsset};
+use vantage_domain::{AssetId, Identifier, IdentifierKind, NewAsset};
 
 use crate::assets::upsert_in_tx;
 use crate::backend::{BeginWrite, Store, with_pool};
@@ -106,6 +106,39 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             for r in records {
+                // A resource that is gone and already retired stays retired: its sighting
+                // must not bring the asset back to life for a moment.
+                let retired: Option<i64> = match (
+                    r.gone,
+                    r.asset
+                        .identifiers
+                        .iter()
+                        .find(|i| i.kind == IdentifierKind::CloudId),
+                ) {
+                    (true, Some(ident)) => {
+                        sqlx::query_scalar(
+                            "SELECT a.id FROM asset_identifiers i JOIN assets a ON a.id = i.asset_id \
+                             WHERE i.kind = $1 AND i.value = $2 AND a.decommissioned_at IS NOT NULL",
+                        )
+                        .bind(ident.kind.as_str())
+                        .bind(&ident.value)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    _ => None,
+                };
+                if let Some(id) = retired {
+                    sqlx::query(
+                        "UPDATE cloud_resources SET state = $2, last_listed = $3 WHERE asset_id = $1",
+                    )
+                    .bind(id)
+                    .bind(&r.state)
+                    .bind(listed)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.assets.push(AssetId(id));
+                    continue;
+                }
                 let id = upsert_in_tx!(tx, &r.asset);
                 if id > before && !out.assets.contains(&AssetId(id)) {
                     out.created += 1;
