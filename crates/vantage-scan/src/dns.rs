@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
@@ -206,6 +206,8 @@ impl Dns {
         o.preserve_intermediates = true;
         o.try_tcp_on_error = true;
         o.num_concurrent_reqs = 1;
+        // /etc/hosts says nothing about the organisation's zones (it maps 127/8 to localhost).
+        o.use_hosts_file = ResolveHosts::Never;
         let resolver = builder
             .build()
             .map_err(|e| DnsError::Config(e.to_string()))?;
@@ -312,12 +314,25 @@ impl Dns {
         Ok(out)
     }
 
-    /// The PTR names of an address.
+    /// The PTR names of an address. Asked directly of the first name server (a plain query,
+    /// not through the resolver: it answers loopback reverse names itself, RFC 6761).
     pub async fn reverse(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
         let n = Name::from(ip);
-        Ok(self
-            .lookup(&n, RecordType::PTR)
-            .await?
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let server = match self.opts.nameservers.first() {
+            Some(s) => *s,
+            None => {
+                let (cfg, _) = hickory_resolver::system_conf::read_system_conf()
+                    .map_err(|e| DnsError::Config(e.to_string()))?;
+                let ns = cfg
+                    .name_servers()
+                    .first()
+                    .ok_or_else(|| DnsError::Config("no name server configured".into()))?;
+                SocketAddr::new(ns.ip, 53)
+            }
+        };
+        let answers = query_udp(server, &n, RecordType::PTR, self.opts.timeout).await?;
+        Ok(answers
             .into_iter()
             .filter_map(|d| match d {
                 RData::PTR(p) => Some(text(&p.0)),
@@ -427,6 +442,57 @@ fn rand_u64() -> u64 {
 fn getrandom_fill(b: &mut [u8]) -> std::io::Result<()> {
     use std::io::Read;
     std::fs::File::open("/dev/urandom")?.read_exact(b)
+}
+
+/// One query over UDP to `server` (recursion desired), with the answer's records; "no such
+/// name" is an empty answer.
+async fn query_udp(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Vec<RData>, DnsError> {
+    let err = |m: String| DnsError::Query {
+        name: text(name),
+        rtype: rtype.to_string(),
+        message: m,
+    };
+    let mut msg = Message::query();
+    let id = (rand_u64() & 0xffff) as u16;
+    msg.metadata.id = id;
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(name.clone(), rtype));
+    let bytes = msg.to_vec().map_err(|e| err(e.to_string()))?;
+    let bind = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = tokio::net::UdpSocket::bind(bind)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    sock.connect(server).await.map_err(|e| err(e.to_string()))?;
+    sock.send(&bytes).await.map_err(|e| err(e.to_string()))?;
+    let mut buf = vec![0u8; 4096];
+    let work = async {
+        loop {
+            let n = sock.recv(&mut buf).await.map_err(|e| err(e.to_string()))?;
+            let Ok(m) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            if m.metadata.id != id {
+                continue;
+            }
+            return match m.metadata.response_code {
+                ResponseCode::NoError => Ok(m.answers.into_iter().map(|r| r.data).collect()),
+                ResponseCode::NXDomain => Ok(Vec::new()),
+                c => Err(err(c.to_string())),
+            };
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| err("timed out".into()))?
 }
 
 /// Attempts a zone transfer of `zone` from `server` (TCP). `Ok` holds the records when the
