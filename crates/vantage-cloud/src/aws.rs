@@ -847,7 +847,12 @@ fn group_exposures(g: &Node) -> Vec<Exposure> {
             .chain(p.list("ipv6Ranges").filter_map(|r| r.text_of("cidrIpv6")));
         for src in sources {
             if exposure::is_any_source(src) {
-                let (from, to) = (from.clamp(0, 65535) as u16, to.clamp(0, 65535) as u16);
+                // Protocol -1 is every protocol and every port, whatever ports are given.
+                let (from, to) = if exposure::protocol_name(proto) == "all" {
+                    (0, 65535)
+                } else {
+                    (from.clamp(0, 65535) as u16, to.clamp(0, 65535) as u16)
+                };
                 out.push(exposure::exposure(proto, from, to, src, &rule));
             }
         }

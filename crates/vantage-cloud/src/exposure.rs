@@ -23,7 +23,9 @@ impl Exposure {
     /// `tcp/443`, `tcp/8000-8080`, `all`.
     pub fn ports(&self) -> String {
         match (self.protocol.as_str(), self.from_port, self.to_port) {
-            ("all", _, _) => "all".into(),
+            ("all", 0, 65535) => "all".into(),
+            ("all", a, b) if a == b => format!("any/{a}"),
+            ("all", a, b) => format!("any/{a}-{b}"),
             ("icmp", _, _) => "icmp".into(),
             (p, a, b) if a == b => format!("{p}/{a}"),
             (p, a, b) => format!("{p}/{a}-{b}"),
@@ -73,11 +75,10 @@ pub fn port_range(s: &str) -> Option<(u16, u16)> {
     }
 }
 
-/// Builds an exposure, widening `all` to every port.
+/// Builds an exposure (`all` is every protocol on the given ports; ICMP has no ports).
 pub fn exposure(protocol: &str, from: u16, to: u16, source: &str, rule: &str) -> Exposure {
     let protocol = protocol_name(protocol);
     let (from_port, to_port) = match protocol.as_str() {
-        "all" => (0, 65535),
         "icmp" => (0, 0),
         _ => (from.min(to), from.max(to)),
     };
@@ -114,10 +115,11 @@ mod tests {
         assert_eq!(port_range("x"), None);
         assert_eq!(protocol_name("6"), "tcp");
         assert_eq!(protocol_name("-1"), "all");
-        let e = exposure("-1", 0, 0, "0.0.0.0/0", "sg-1");
+        let e = exposure("-1", 0, 65535, "0.0.0.0/0", "sg-1");
         assert_eq!((e.ports(), e.covers("udp", 53)), ("all".into(), true));
         let e = exposure("tcp", 443, 443, "::/0", "sg-1");
         assert_eq!(e.ports(), "tcp/443");
         assert!(e.covers("tcp", 443) && !e.covers("udp", 443) && !e.covers("tcp", 80));
+        assert_eq!(exposure("*", 3389, 3389, "*", "nsg/r").ports(), "any/3389");
     }
 }

@@ -227,29 +227,6 @@ pub fn json(what: &str, a: &Answer) -> Result<serde_json::Value, CloudError> {
     serde_json::from_slice(&a.body).map_err(|e| CloudError::malformed(what, e))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy {
-            attempts: 5,
-            base: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
-        let d1 = p.delay(1, None);
-        let d3 = p.delay(3, None);
-        assert!(d1 >= Duration::from_millis(100) && d1 <= Duration::from_millis(150));
-        assert!(d3 >= Duration::from_millis(400) && d3 <= Duration::from_millis(600));
-        assert_eq!(p.delay(10, None), Duration::from_secs(1));
-        assert_eq!(
-            p.delay(1, Some(Duration::from_secs(30))),
-            Duration::from_secs(1)
-        );
-    }
-}
-
 /// `GET url` with a header (a bearer token, an OpenStack token), JSON answer. 401 and 403 are
 /// [`CloudError::Auth`]; other errors carry the provider's message.
 pub async fn get_json(
@@ -334,5 +311,28 @@ pub fn same_origin(base: &str, next: &str) -> bool {
                 && a.port_or_known_default() == b.port_or_known_default()
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        let d1 = p.delay(1, None);
+        let d3 = p.delay(3, None);
+        assert!(d1 >= Duration::from_millis(100) && d1 <= Duration::from_millis(150));
+        assert!(d3 >= Duration::from_millis(400) && d3 <= Duration::from_millis(600));
+        assert_eq!(p.delay(10, None), Duration::from_secs(1));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(1)
+        );
     }
 }

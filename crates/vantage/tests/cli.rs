@@ -1441,3 +1441,208 @@ fn inventory_ssh_and_scan_image_from_the_command_line() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn discover_aws_and_domain_from_the_command_line() {
+    use vantage_test_utils::lab::{spawn_proc, wait_listening};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let python = vantage_test_utils::python();
+    let bin_dir = Path::new(&python).parent().unwrap().to_path_buf();
+
+    // moto as the acceptance check runs it: three instances behind a group open on 443.
+    let port = free_port();
+    let _moto = spawn_proc(
+        Command::new(bin_dir.join("moto_server")).args([
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]),
+        tempfile::tempdir().unwrap(),
+        "moto_server",
+    );
+    wait_listening(format!("127.0.0.1:{port}").parse().unwrap());
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws_env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("HOME", d),
+    ];
+    let seed = Command::new(&python)
+        .envs(aws_env)
+        .args(["-c", r#"
+import boto3
+ec2 = boto3.client("ec2")
+sg = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
+ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+r = ec2.run_instances(ImageId="ami-12c6146b", MinCount=3, MaxCount=3, SecurityGroupIds=[sg])
+print(" ".join(i["InstanceId"] for i in r["Instances"]))
+"#])
+        .output()
+        .unwrap();
+    assert!(seed.status.success(), "{}", text(&seed.stderr));
+    let ids = text(&seed.stdout);
+    let o = vantage()
+        .envs(aws_env)
+        .args([
+            "--data-dir",
+            d,
+            "discover",
+            "aws",
+            "--regions",
+            "us-east-1",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "instance")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = ids.split_whitespace().collect();
+    let mut got = listed.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    for r in v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "instance")
+    {
+        assert_eq!(r["exposures"][0]["from_port"], 443, "{r}");
+        assert_eq!(r["internet_exposed"], true);
+    }
+    assert!(
+        text(&o.stderr).contains("3 resources (3 internet-exposed)"),
+        "{}",
+        text(&o.stderr)
+    );
+    // CSV lists the same instances; a bad region and missing credentials are usage errors.
+    let o = vantage()
+        .envs(aws_env)
+        .args([
+            "--data-dir",
+            d,
+            "discover",
+            "aws",
+            "--regions",
+            "us-east-1",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout).lines().count(), 4, "{}", text(&o.stdout));
+    let o = vantage()
+        .envs(aws_env)
+        .args(["--data-dir", d, "discover", "aws", "--regions", "US East"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("is not an AWS region name"));
+    let o = vantage()
+        .env("HOME", d)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .args(["--data-dir", d, "discover", "aws", "--regions", "us-east-1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no AWS credentials"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // The domain against a real authoritative server on loopback.
+    let dns_port = free_port();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vantage-app/tests/fixtures/dns_server.py"
+    );
+    let _dns = spawn_proc(
+        Command::new(&python).args([script, &dns_port.to_string()]),
+        tempfile::tempdir().unwrap(),
+        "dns_server.py",
+    );
+    wait_listening(format!("127.0.0.1:{dns_port}").parse().unwrap());
+    let words = dir.path().join("words.txt");
+    std::fs::write(&words, "www\nmail\nnothere\n").unwrap();
+    let ns = format!("127.0.0.1:{dns_port}");
+    let o = vantage()
+        .args([
+            "--data-dir",
+            d,
+            "discover",
+            "domain",
+            "example.test",
+            "--nameserver",
+            &ns,
+        ])
+        .args([
+            "--dns-port",
+            &dns_port.to_string(),
+            "--no-crtsh",
+            "--no-rdap",
+            "--range",
+            "127.0.0.0/24",
+        ])
+        .arg("--wordlist")
+        .arg(&words)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "www.example.test",
+        "mail.example.test",
+        "hidden.example.test",
+        "app.example.test",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert!(
+        text(&o.stderr).contains("zone transfer ALLOWED by ns.example.test"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = vantage()
+        .args([
+            "--data-dir",
+            d,
+            "discover",
+            "domain",
+            "example.test",
+            "--nameserver",
+            "not-an-address",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
