@@ -566,3 +566,104 @@ both_backends! {
         assert!(seen.contains(&"GET /network/v2.0/ports Some(\"p2\")".to_string()), "{seen:?}");
     }
 }
+
+// ---------------------------------------------------------------- AWS failure modes
+// moto neither throttles nor fails a region, so these are exercised against a fake that answers
+// in EC2's documented XML error shape (`Response/Errors/Error/Code`, HTTP 503 for
+// `RequestLimitExceeded`, 400 for `ExpiredToken`) and checks that every request is SigV4-signed
+// for the region and service it targets.
+
+async fn ec2(State(f): State<Fake>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = form(&body);
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let action = p.get("Action").cloned().unwrap_or_default();
+    let xml =
+        |status: StatusCode, s: String| (status, [("content-type", "text/xml")], s).into_response();
+    let err = |status: StatusCode, code: &str| {
+        xml(
+            status,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>{code} for {action}</Message></Error></Errors><RequestID>r</RequestID></Response>"
+            ),
+        )
+    };
+    // AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/aws4_request, SignedHeaders=…, Signature=…
+    let scope: Vec<&str> = auth
+        .split("Credential=")
+        .nth(1)
+        .unwrap_or("")
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .collect();
+    if !auth.starts_with("AWS4-HMAC-SHA256 ")
+        || scope.len() != 5
+        || !auth.contains("Signature=")
+        || headers.get("x-amz-date").is_none()
+    {
+        return err(StatusCode::BAD_REQUEST, "IncompleteSignature");
+    }
+    let (key, region, service) = (scope[0], scope[2], scope[3]);
+    f.log(format!("{action} {region} {service}"));
+    if key == "AKIDEXPIRED" {
+        return err(StatusCode::BAD_REQUEST, "ExpiredToken");
+    }
+    let expected_service = if action == "GetCallerIdentity" {
+        "sts"
+    } else {
+        "ec2"
+    };
+    if service != expected_service {
+        return err(StatusCode::BAD_REQUEST, "SignatureDoesNotMatch");
+    }
+    match action.as_str() {
+        "GetCallerIdentity" => xml(StatusCode::OK, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/scanner</Arn><UserId>AIDA</UserId><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>".into()),
+        _ if region == "eu-south-9" => err(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        "DescribeSecurityGroups" => xml(StatusCode::OK, "<DescribeSecurityGroupsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><securityGroupInfo/></DescribeSecurityGroupsResponse>".into()),
+        "DescribeAddresses" => xml(StatusCode::OK, "<DescribeAddressesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><addressesSet/></DescribeAddressesResponse>".into()),
+        "DescribeInstances" => {
+            {
+                let mut t = f.throttled_once.lock().unwrap();
+                if !*t {
+                    *t = true;
+                    return err(StatusCode::SERVICE_UNAVAILABLE, "RequestLimitExceeded");
+                }
+            }
+            xml(StatusCode::OK, format!("<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><reservationSet><item><reservationId>r-1</reservationId><ownerId>111122223333</ownerId><instancesSet><item><instanceId>i-{region}</instanceId><instanceState><code>16</code><name>running</name></instanceState><privateIpAddress>10.0.0.5</privateIpAddress><groupSet/><tagSet/></item></instancesSet></item></reservationSet></DescribeInstancesResponse>"))
+        }
+        _ => err(StatusCode::BAD_REQUEST, "InvalidAction"),
+    }
+}
+
+both_backends! {
+    async fn aws_throttling_is_retried_a_failing_region_reported_and_expired_keys_refused(db) {
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let fake = Fake::default();
+        let base = serve(Router::new().route("/", post(ec2)).with_state(fake.clone()), &fake).await;
+        let req = CloudRequest::Aws {
+            regions: vec!["eu-west-3".into(), "eu-south-9".into()], profile: None, assume_roles: vec![],
+            external_id: None, endpoint: Some(base.clone()), no_load_balancers: true,
+        };
+        let vars = [("AWS_ACCESS_KEY_ID", "AKIDEXPIRED"), ("AWS_SECRET_ACCESS_KEY", "x"), ("AWS_SESSION_TOKEN", "old")];
+        let err = app.discover_cloud(&req, &tuning(&vars), Arc::new(NoProgress), "test").await.unwrap_err();
+        assert!(matches!(err, AppError::Invalid(_)) && err.to_string().contains("ExpiredToken"), "{err}");
+
+        let vars = [("AWS_ACCESS_KEY_ID", "AKIDGOOD"), ("AWS_SECRET_ACCESS_KEY", "x")];
+        let r = app.discover_cloud(&req, &tuning(&vars), Arc::new(NoProgress), "test").await.unwrap();
+        assert_eq!(r.throttled, 1, "RequestLimitExceeded was retried");
+        let ids: Vec<&str> = r.resources.iter().map(|a| a.resource.id.as_str()).collect();
+        assert_eq!(ids, ["i-eu-west-3"], "the healthy region is kept");
+        let failed: Vec<(&str, bool)> = r.regions.iter().map(|o| (o.region.as_str(), o.error.as_deref().is_some_and(|e| e.contains("InternalError")))).collect();
+        assert_eq!(failed, [("eu-south-9", true), ("eu-west-3", false)]);
+        assert_eq!(r.resources[0].resource.account, "111122223333");
+        // Each request was signed for the region it targets.
+        let seen = fake.seen.lock().unwrap().clone();
+        assert!(seen.contains(&"DescribeInstances eu-west-3 ec2".to_string()), "{seen:?}");
+        assert!(seen.contains(&"DescribeSecurityGroups eu-south-9 ec2".to_string()), "{seen:?}");
+    }
+}
