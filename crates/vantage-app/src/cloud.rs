@@ -476,3 +476,92 @@ impl App {
             .map_err(cloud_err)
     }
 }
+
+impl App {
+    /// Runs a discovery again from a recorded job's kind and payload (what the scheduler does
+    /// for a scope's cloud and external collectors): returns the run's summary line.
+    pub async fn run_discovery_payload(
+        &self,
+        kind: JobKind,
+        payload: &str,
+        actor: &str,
+    ) -> Result<String, AppError> {
+        let bad = |e: serde_json::Error| AppError::Invalid(format!("{kind} job payload: {e}"));
+        match kind {
+            JobKind::CloudInventory => {
+                let req: CloudRequest = serde_json::from_str(payload).map_err(bad)?;
+                let r = self
+                    .discover_cloud(
+                        &req,
+                        &CloudTuning::default(),
+                        Arc::new(vantage_cloud::NoProgress),
+                        actor,
+                    )
+                    .await?;
+                Ok(format!(
+                    "{}: {} resources, {} regions failed (job {})",
+                    r.provider,
+                    r.resources.len(),
+                    r.failed_regions(),
+                    r.job_id
+                ))
+            }
+            JobKind::ExternalDiscovery => {
+                let req: crate::external::DomainRequest =
+                    serde_json::from_str(payload).map_err(bad)?;
+                let r = self
+                    .discover_domain(&req, &crate::external::Quiet, actor)
+                    .await?;
+                Ok(format!("{} names (job {})", r.names.len(), r.job_id))
+            }
+            other => Err(AppError::Invalid(format!(
+                "a {other} job is not a discovery"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_payloads_round_trip_and_hold_no_secret() {
+        let reqs = [
+            CloudRequest::Aws {
+                regions: vec!["eu-west-3".into()],
+                profile: Some("audit".into()),
+                assume_roles: vec!["arn:aws:iam::111122223333:role/a".into()],
+                external_id: None,
+                endpoint: None,
+                no_load_balancers: false,
+            },
+            CloudRequest::Azure(vantage_cloud::azure::AzureOptions {
+                subscriptions: vec!["s".into()],
+                ..Default::default()
+            }),
+            CloudRequest::Gcp(vantage_cloud::gcp::GcpOptions {
+                projects: vec!["p".into()],
+                ..Default::default()
+            }),
+            CloudRequest::Openstack(vantage_cloud::openstack::OpenstackOptions::default()),
+        ];
+        for r in reqs {
+            let json = serde_json::to_string(&r).unwrap();
+            assert!(
+                json.contains(&format!("\"provider\":\"{}\"", r.provider())),
+                "{json}"
+            );
+            let back: CloudRequest = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+            assert!(!json.to_lowercase().contains("secret"), "{json}");
+        }
+        let d = crate::external::DomainRequest::new(vec!["example.test".into()]);
+        let json = serde_json::to_string(&d).unwrap();
+        let back: crate::external::DomainRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.domains, ["example.test"]);
+        let minimal: crate::external::DomainRequest =
+            serde_json::from_str(r#"{"domains": ["a.test"]}"#).unwrap();
+        assert!(minimal.brute && minimal.dns_port == 53 && minimal.crtsh.is_none());
+    }
+}
