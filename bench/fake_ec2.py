@@ -14,21 +14,21 @@ EC2 = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
 
 
 def instance(region, n):
-    r = abs(hash(region)) % 200
+    r = int(region.rsplit("-", 1)[1]) % 200  # bench-N: unique addresses per region
     return (
         f"<item><instanceId>i-{r:03d}{n:013x}</instanceId><imageId>ami-12c6146b</imageId>"
         f"<instanceState><code>16</code><name>running</name></instanceState>"
         f"<privateDnsName>ip-10-{r}-{n // 250}-{n % 250}.ec2.internal</privateDnsName>"
-        f"<dnsName>ec2-198-51-{n // 250}-{n % 250}.compute-1.amazonaws.com</dnsName>"
+        f"<dnsName>ec2-100-{64 + r}-{n // 250}-{n % 250}.compute-1.amazonaws.com</dnsName>"
         f"<placement><availabilityZone>{region}a</availabilityZone></placement>"
         f"<privateIpAddress>10.{r}.{n // 250}.{n % 250 + 1}</privateIpAddress>"
-        f"<ipAddress>198.51.{n // 250}.{n % 250 + 1}</ipAddress>"
+        f"<ipAddress>100.{64 + r}.{n // 250}.{n % 250 + 1}</ipAddress>"
         f"<groupSet><item><groupId>sg-bench</groupId><groupName>web</groupName></item></groupSet>"
         f"<tagSet><item><key>Name</key><value>bench-{n}</value></item><item><key>env</key><value>prod</value></item></tagSet>"
         f"<networkInterfaceSet><item><networkInterfaceId>eni-{n:x}</networkInterfaceId>"
         f"<groupSet><item><groupId>sg-bench</groupId></item></groupSet>"
         f"<privateIpAddressesSet><item><privateIpAddress>10.{r}.{n // 250}.{n % 250 + 1}</privateIpAddress>"
-        f"<association><publicIp>198.51.{n // 250}.{n % 250 + 1}</publicIp></association></item></privateIpAddressesSet>"
+        f"<association><publicIp>100.{64 + r}.{n // 250}.{n % 250 + 1}</publicIp></association></item></privateIpAddressesSet>"
         f"</item></networkInterfaceSet></item>"
     )
 

@@ -67,27 +67,36 @@ macro_rules! upsert_in_tx {
                 .await?
             }
         };
-        for ident in &a.identifiers {
-            sqlx::query(
-                "INSERT INTO asset_identifiers (asset_id, kind, value) VALUES ($1, $2, $3) \
+        // One multi-row statement each for identifiers and tags: a cloud listing stores
+        // thousands of assets in one transaction, and round trips dominate.
+        if !a.identifiers.is_empty() {
+            let rows: Vec<String> = (0..a.identifiers.len())
+                .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO asset_identifiers (asset_id, kind, value) VALUES {} \
                  ON CONFLICT (kind, value) DO NOTHING",
-            )
-            .bind(id)
-            .bind(ident.kind.as_str())
-            .bind(&ident.value)
-            .execute(&mut *$tx)
-            .await?;
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+            for ident in &a.identifiers {
+                q = q.bind(ident.kind.as_str()).bind(&ident.value);
+            }
+            q.execute(&mut *$tx).await?;
         }
-        for tag in &a.tags {
-            sqlx::query(
-                "INSERT INTO asset_tags (asset_id, key, value) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(&tag.key)
-            .bind(&tag.value)
-            .execute(&mut *$tx)
-            .await?;
+        if !a.tags.is_empty() {
+            let rows: Vec<String> = (0..a.tags.len())
+                .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO asset_tags (asset_id, key, value) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+            for tag in &a.tags {
+                q = q.bind(&tag.key).bind(&tag.value);
+            }
+            q.execute(&mut *$tx).await?;
         }
         id
     }};

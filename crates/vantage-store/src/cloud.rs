@@ -169,19 +169,28 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                for e in &r.exposures {
-                    sqlx::query(
+                if !r.exposures.is_empty() {
+                    let rows: Vec<String> = (0..r.exposures.len())
+                        .map(|i| {
+                            let b = 2 + 5 * i;
+                            format!("($1, ${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+                        })
+                        .collect();
+                    let sql = format!(
                         "INSERT INTO cloud_exposures (asset_id, protocol, from_port, to_port, \
-                           source, rule) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(id)
-                    .bind(&e.protocol)
-                    .bind(i32::from(e.from_port))
-                    .bind(i32::from(e.to_port))
-                    .bind(&e.source)
-                    .bind(&e.rule)
-                    .execute(&mut *tx)
-                    .await?;
+                           source, rule) VALUES {}",
+                        rows.join(", ")
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+                    for e in &r.exposures {
+                        q = q
+                            .bind(&e.protocol)
+                            .bind(i32::from(e.from_port))
+                            .bind(i32::from(e.to_port))
+                            .bind(&e.source)
+                            .bind(&e.rule);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 if r.gone {
                     out.decommissioned += sqlx::query(
