@@ -28,11 +28,5 @@ print("\n".join(sorted(words)))' > "$work/words.txt"
 for c in 50 100 200; do
   "$bin" --data-dir "$work/d$c" discover domain bench.test --nameserver "127.0.0.1:$port" --dns-port "$port" \
     --no-crtsh --no-rdap --wordlist "$work/words.txt" --concurrency "$c" --format json > "$work/out.json" 2>"$work/err"
-  python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-s = d["stats"]
-found = sum(1 for n in d["names"] if "brute" in n["sources"])
-print(f"concurrency {sys.argv[2]:>3}: {s[\"brute_names\"]} names, {s[\"brute_rate\"]:.0f} names/s "
-      f"(2 queries each: A and AAAA = {2 * s[\"brute_rate\"]:.0f} queries/s), {found} found")' "$work/out.json" "$c"
+  python3 bench/dns_rate.py "$work/out.json" "$c"
 done
