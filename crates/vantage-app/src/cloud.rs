@@ -431,12 +431,7 @@ impl App {
                     .map_err(cloud_err)
             }
             CloudRequest::Azure(o) => vantage_cloud::azure::list(
-                &tuning
-                    .env
-                    .clone()
-                    .map_or_else(vantage_cloud::azure::AzureEnv::from_process, |vars| {
-                        vantage_cloud::azure::AzureEnv { vars }
-                    }),
+                &self.cloud_env(tuning, vantage_cloud::azure::env_from_process),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,
@@ -444,12 +439,7 @@ impl App {
             .await
             .map_err(cloud_err),
             CloudRequest::Gcp(o) => vantage_cloud::gcp::list(
-                &tuning
-                    .env
-                    .clone()
-                    .map_or_else(vantage_cloud::gcp::GcpEnv::from_process, |vars| {
-                        vantage_cloud::gcp::GcpEnv { vars }
-                    }),
+                &self.cloud_env(tuning, vantage_cloud::gcp::env_from_process),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,
@@ -457,16 +447,24 @@ impl App {
             .await
             .map_err(cloud_err),
             CloudRequest::Openstack(o) => vantage_cloud::openstack::list(
-                &tuning.env.clone().map_or_else(
-                    vantage_cloud::openstack::OpenstackEnv::from_process,
-                    |vars| vantage_cloud::openstack::OpenstackEnv { vars },
-                ),
+                &self.cloud_env(tuning, vantage_cloud::openstack::env_from_process),
                 o,
                 &self.cloud_http(tuning)?,
                 progress,
             )
             .await
             .map_err(cloud_err),
+        }
+    }
+
+    fn cloud_env(
+        &self,
+        tuning: &CloudTuning,
+        from_process: fn() -> vantage_cloud::Env,
+    ) -> vantage_cloud::Env {
+        match &tuning.env {
+            Some(vars) => vantage_cloud::Env { vars: vars.clone() },
+            None => from_process(),
         }
     }
 

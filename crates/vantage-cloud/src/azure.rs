@@ -33,24 +33,11 @@ const API_COMPUTE: &str = "2024-07-01";
 const API_NETWORK: &str = "2024-05-01";
 
 /// The environment the credentials come from.
-#[derive(Debug, Clone, Default)]
-pub struct AzureEnv {
-    /// Environment variables (`AZURE_*`).
-    pub vars: HashMap<String, String>,
-}
+pub type AzureEnv = crate::Env;
 
-impl AzureEnv {
-    /// The process's environment.
-    pub fn from_process() -> Self {
-        AzureEnv {
-            vars: std::env::vars()
-                .filter(|(k, _)| k.starts_with("AZURE_"))
-                .collect(),
-        }
-    }
-    fn var(&self, k: &str) -> Option<&str> {
-        self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
-    }
+/// The process's `"AZURE_"` variables.
+pub fn env_from_process() -> AzureEnv {
+    crate::Env::from_process(&["AZURE_"])
 }
 
 /// What to list.

@@ -28,26 +28,11 @@ use crate::{
 };
 
 /// The environment the credentials come from.
-#[derive(Debug, Clone, Default)]
-pub struct GcpEnv {
-    /// Environment variables.
-    pub vars: HashMap<String, String>,
-}
+pub type GcpEnv = crate::Env;
 
-impl GcpEnv {
-    /// The process's environment.
-    pub fn from_process() -> Self {
-        GcpEnv {
-            vars: std::env::vars()
-                .filter(|(k, _)| {
-                    k.starts_with("GOOGLE_") || k.starts_with("CLOUDSDK_") || k == "GCLOUD_PROJECT"
-                })
-                .collect(),
-        }
-    }
-    fn var(&self, k: &str) -> Option<&str> {
-        self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
-    }
+/// The process's `"GOOGLE_", "CLOUDSDK_", "GCLOUD_PROJECT"` variables.
+pub fn env_from_process() -> GcpEnv {
+    crate::Env::from_process(&["GOOGLE_", "CLOUDSDK_", "GCLOUD_PROJECT"])
 }
 
 /// What to list.

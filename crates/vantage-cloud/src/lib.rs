@@ -276,6 +276,30 @@ impl CloudError {
     }
 }
 
+/// The environment variables a provider reads its configuration from: the process's (those
+/// with the provider's prefixes), or a snapshot the caller passes (the scheduler, tests).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// Variables.
+    pub vars: std::collections::HashMap<String, String>,
+}
+
+impl Env {
+    /// The process's variables whose names start with one of `prefixes`.
+    pub fn from_process(prefixes: &[&str]) -> Self {
+        Env {
+            vars: std::env::vars()
+                .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p)))
+                .collect(),
+        }
+    }
+
+    /// A variable's value, trimmed; empty counts as unset.
+    pub(crate) fn var(&self, k: &str) -> Option<&str> {
+        self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+}
+
 /// Parses an address, ignoring empty strings; an unreadable one is a malformed response.
 pub(crate) fn parse_ip(what: &str, s: &str) -> Result<Option<IpAddr>, CloudError> {
     let s = s.trim();

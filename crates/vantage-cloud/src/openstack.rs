@@ -27,24 +27,11 @@ use crate::{
 };
 
 /// The environment the credentials come from.
-#[derive(Debug, Clone, Default)]
-pub struct OpenstackEnv {
-    /// Environment variables (`OS_*`).
-    pub vars: HashMap<String, String>,
-}
+pub type OpenstackEnv = crate::Env;
 
-impl OpenstackEnv {
-    /// The process's environment.
-    pub fn from_process() -> Self {
-        OpenstackEnv {
-            vars: std::env::vars()
-                .filter(|(k, _)| k.starts_with("OS_"))
-                .collect(),
-        }
-    }
-    fn var(&self, k: &str) -> Option<&str> {
-        self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
-    }
+/// The process's `"OS_"` variables.
+pub fn env_from_process() -> OpenstackEnv {
+    crate::Env::from_process(&["OS_"])
 }
 
 /// What to list.
