@@ -22,7 +22,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::exposure::{self, Exposure};
-use crate::http::{Http, check_json, get_json, same_origin};
+use crate::http::{Http, get_json, same_origin};
 use crate::{
     CloudError, CloudResource, Listing, Progress, Provider, RegionOutcome, ResourceKind, parse_ip,
     push_unique,
@@ -133,31 +133,7 @@ async fn token(
         .append_pair("scope", &scope)
         .finish();
     let body = Zeroizing::new(body);
-    let what = "azure token";
-    let answer = http
-        .send(
-            what,
-            || {
-                Ok(http
-                    .client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body.to_string()))
-            },
-            |_| false,
-        )
-        .await?;
-    if matches!(answer.status.as_u16(), 400 | 401) {
-        return Err(CloudError::Auth {
-            provider: Provider::Azure,
-            message: format!("{what}: {}", crate::http::error_message(&answer)),
-        });
-    }
-    let v = check_json(Provider::Azure, what, &answer)?;
-    v["access_token"]
-        .as_str()
-        .map(|t| Zeroizing::new(t.to_string()))
-        .ok_or_else(|| CloudError::malformed(what, "no access_token"))
+    crate::http::oauth_token(http, Provider::Azure, "azure token", &url, &body).await
 }
 
 /// Lists every subscription.

@@ -21,7 +21,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::exposure::{self, Exposure};
-use crate::http::{Http, check_json, get_json};
+use crate::http::{Http, get_json};
 use crate::{
     CloudError, CloudResource, Listing, Progress, Provider, RegionOutcome, ResourceKind, parse_ip,
     push_unique,
@@ -159,31 +159,9 @@ async fn access_token(
             .append_pair("assertion", &jwt)
             .finish(),
     );
-    let what = "gcp token";
-    let answer = http
-        .send(
-            what,
-            || {
-                Ok(http
-                    .client
-                    .post(&token_uri)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body.to_string()))
-            },
-            |_| false,
-        )
-        .await?;
-    if matches!(answer.status.as_u16(), 400 | 401) {
-        return Err(CloudError::Auth {
-            provider: Provider::Gcp,
-            message: format!("{what}: {}", crate::http::error_message(&answer)),
-        });
-    }
-    let v = check_json(Provider::Gcp, what, &answer)?;
-    let token = v["access_token"]
-        .as_str()
-        .ok_or_else(|| CloudError::malformed(what, "no access_token"))?;
-    Ok((Zeroizing::new(token.to_string()), key.project_id))
+    let token =
+        crate::http::oauth_token(http, Provider::Gcp, "gcp token", &token_uri, &body).await?;
+    Ok((token, key.project_id))
 }
 
 /// Every item of a paged list (`items` holds an array, or a map for aggregated lists).

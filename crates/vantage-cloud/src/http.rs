@@ -314,6 +314,42 @@ pub fn same_origin(base: &str, next: &str) -> bool {
     }
 }
 
+/// An OAuth2 token request (RFC 6749 §4.4 client credentials, RFC 7523 JWT bearer): `POST` the
+/// form `body` to `url` and return `access_token`. A 400 or 401 is [`CloudError::Auth`] with the
+/// server's `error_description` (wrong secret, expired key, bad assertion).
+pub async fn oauth_token(
+    http: &Http,
+    provider: crate::Provider,
+    what: &str,
+    url: &str,
+    body: &str,
+) -> Result<zeroize::Zeroizing<String>, CloudError> {
+    let answer = http
+        .send(
+            what,
+            || {
+                Ok(http
+                    .client
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.to_string()))
+            },
+            |_| false,
+        )
+        .await?;
+    if matches!(answer.status.as_u16(), 400 | 401) {
+        return Err(CloudError::Auth {
+            provider,
+            message: format!("{what}: {}", error_message(&answer)),
+        });
+    }
+    let v = check_json(provider, what, &answer)?;
+    v["access_token"]
+        .as_str()
+        .map(|t| zeroize::Zeroizing::new(t.to_string()))
+        .ok_or_else(|| CloudError::malformed(what, "no access_token"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
