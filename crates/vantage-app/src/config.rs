@@ -32,6 +32,40 @@ pub struct Config {
     pub scan: ScanConfig,
     /// The credentials vault.
     pub secrets: SecretsConfig,
+    /// The scheduler and job workers of `serve`.
+    pub scheduler: SchedulerConfig,
+}
+
+/// How `serve` runs scopes' schedules and the job queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulerConfig {
+    /// Run the scheduler and the job workers in this server process.
+    pub enabled: bool,
+    /// Jobs run at once by this process.
+    pub concurrency: usize,
+    /// Seconds between looks at due scopes, queued jobs and expired leases.
+    pub tick_secs: u64,
+    /// Seconds a claimed job's lease lasts without a heartbeat (heartbeats come every third of
+    /// it); a job whose lease expired is re-run by any server.
+    pub lease_secs: u64,
+    /// Seconds before the first retry of a failed job, doubled at each further attempt.
+    pub retry_base_secs: u64,
+    /// Attempts a job gets before it fails for good.
+    pub max_attempts: i32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            enabled: true,
+            concurrency: 2,
+            tick_secs: 10,
+            lease_secs: 60,
+            retry_base_secs: 60,
+            max_attempts: 3,
+        }
+    }
 }
 
 /// Where the credentials vault's master key comes from.
@@ -269,6 +303,7 @@ impl Default for Config {
             priority: vantage_priority::Settings::default(),
             scan: ScanConfig::default(),
             secrets: SecretsConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 }
@@ -453,6 +488,19 @@ impl Config {
                 env::MASTER_KEY => self.secrets.master_key = value.clone(),
                 env::MASTER_KEY_FILE => self.secrets.key_file = PathBuf::from(value),
                 env::FEEDS_REFRESH => self.feeds.refresh = value.clone(),
+                env::SCHEDULER => {
+                    self.scheduler.enabled = match value.to_ascii_lowercase().as_str() {
+                        "on" | "true" | "1" => true,
+                        "off" | "false" | "0" => false,
+                        _ => parse_env(env::SCHEDULER, value)?,
+                    }
+                }
+                env::SCHEDULER_TICK => {
+                    self.scheduler.tick_secs = parse_env(env::SCHEDULER_TICK, value)?
+                }
+                env::SCHEDULER_LEASE => {
+                    self.scheduler.lease_secs = parse_env(env::SCHEDULER_LEASE, value)?
+                }
                 env::LOG_FORMAT => {
                     self.log.format = match value.to_ascii_lowercase().as_str() {
                         "text" => LogFormat::Text,

@@ -28,5 +28,11 @@ pub const FEEDS_REFRESH: &str = "VANTAGE_FEEDS_REFRESH";
 pub const MASTER_KEY: &str = "VANTAGE_MASTER_KEY";
 /// The credentials vault's key file.
 pub const MASTER_KEY_FILE: &str = "VANTAGE_MASTER_KEY_FILE";
+/// Scheduler and job workers in `serve` (`on`/`off`).
+pub const SCHEDULER: &str = "VANTAGE_SCHEDULER";
+/// Seconds between scheduler ticks.
+pub const SCHEDULER_TICK: &str = "VANTAGE_SCHEDULER_TICK_SECS";
+/// Seconds a job lease lasts.
+pub const SCHEDULER_LEASE: &str = "VANTAGE_SCHEDULER_LEASE_SECS";
 /// Variables read elsewhere (not configuration keys) that are not unknown.
 pub const KNOWN_OTHER: &[&str] = &[CONFIG];

@@ -165,6 +165,10 @@ mod tests {
             priority_policy: n.priority_policy,
             priority_model: n.priority_model,
             decommission_after: n.decommission_after,
+            collectors: n.collectors,
+            access: n.access,
+            next_run_at: None,
+            last_run_at: None,
         }
     }
 

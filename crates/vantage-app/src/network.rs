@@ -803,6 +803,7 @@ impl App {
                 AddrRange::parse(r).map_err(|e| AppError::Invalid(format!("--range: {e}")))?;
             }
         }
+        self.check_scope(scope).await?;
         let now = OffsetDateTime::now_utc();
         let id = self.store.create_scope(scope, now).await?;
         self.store

@@ -564,13 +564,16 @@ async fn call(
     params: &[(&str, String)],
 ) -> Result<Node, CloudError> {
     let url = endpoint(cfg, service, region);
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("Action", action);
-    form.append_pair("Version", service.version());
-    for (k, v) in params {
-        form.append_pair(k, v);
-    }
-    let body = form.finish();
+    // The serializer is not `Send`: dropped before any await, so the request future is.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action);
+        form.append_pair("Version", service.version());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        form.finish()
+    };
     let what = format!("{} {action} ({region})", service.signing_name());
     const CT: &str = "application/x-www-form-urlencoded; charset=utf-8";
     let build = || -> Result<reqwest::RequestBuilder, CloudError> {

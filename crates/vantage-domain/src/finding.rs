@@ -11,7 +11,9 @@ use crate::vulnerability::VulnId;
 name_enum! {
     /// Where a finding stands in its lifecycle.
     pub enum FindingStatus ("finding status") {
-        /// Detected and not fixed.
+        /// Detected by the latest scan for the first time.
+        New = "new",
+        /// Detected and not fixed, confirmed by a later scan.
         Open = "open",
         /// A later scan no longer saw it.
         Fixed = "fixed",
@@ -25,9 +27,12 @@ name_enum! {
 }
 
 impl FindingStatus {
-    /// Whether the finding still counts as exposure (open or reopened).
+    /// Whether the finding still counts as exposure (new, open or reopened).
     pub const fn is_open(self) -> bool {
-        matches!(self, FindingStatus::Open | FindingStatus::Reopened)
+        matches!(
+            self,
+            FindingStatus::New | FindingStatus::Open | FindingStatus::Reopened
+        )
     }
 }
 
@@ -156,6 +161,62 @@ pub struct Finding {
     pub fixed_at: Option<OffsetDateTime>,
     /// Why it has its priority: contextual score, derived vector, rule, explanation, due date.
     pub prioritization: Option<Prioritization>,
+    /// Dates and durations of its lifecycle across scans.
+    pub lifecycle: Lifecycle,
+}
+
+/// A finding's lifecycle facts: how often it came back, how long it was exposed, how long it
+/// spent in each priority, the triage decision and the attack-path verdict.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Lifecycle {
+    /// Times a scan saw it again after it had been fixed (regressions).
+    pub reopen_count: u32,
+    /// When the vulnerability was published, when the knowledge base knows.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published: Option<OffsetDateTime>,
+    /// Seconds from first detection to the fix (to now while it is not fixed).
+    pub exposure_seconds: i64,
+    /// Seconds from publication to the fix (to now while it is not fixed), when published is known.
+    pub exposure_since_publication_seconds: Option<i64>,
+    /// Seconds spent in each priority, P1 … P4 (the current one counted up to now).
+    pub seconds_in_priority: [i64; 4],
+    /// Until when an accepted risk holds; the finding is open again afterwards.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub accepted_until: Option<OffsetDateTime>,
+    /// The justification of an accepted risk or the reason for a false positive.
+    pub triage_reason: Option<String>,
+    /// Who made the triage decision.
+    pub triaged_by: Option<String>,
+    /// `Some(false)`: attack-path analysis found no known path from the internet through it to
+    /// an asset of a critical scope; `Some(true)`: it is on one; `None`: not analysed.
+    pub on_attack_path: Option<bool>,
+}
+
+/// A person's triage decision on a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Triage {
+    /// The risk is known and accepted until a date, for a reason.
+    AcceptedRisk {
+        /// When the acceptance expires (the finding is open again).
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+        /// Why the risk is acceptable.
+        justification: String,
+    },
+    /// The finding does not apply.
+    FalsePositive {
+        /// Why it does not apply.
+        reason: String,
+    },
+    /// Undo a triage decision: the finding is open again.
+    Reopen {
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
 }
 
 /// A finding as detection reports it, before it is stored (and merged with an existing one on
@@ -184,7 +245,14 @@ mod tests {
     #[test]
     fn open_statuses() {
         let open: Vec<_> = FindingStatus::ALL.iter().filter(|s| s.is_open()).collect();
-        assert_eq!(open, [&FindingStatus::Open, &FindingStatus::Reopened]);
+        assert_eq!(
+            open,
+            [
+                &FindingStatus::New,
+                &FindingStatus::Open,
+                &FindingStatus::Reopened
+            ]
+        );
     }
 
     #[test]

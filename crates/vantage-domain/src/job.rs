@@ -75,4 +75,34 @@ pub struct Job {
     /// Finished at.
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+    /// Not run before this time (a retry waits here).
+    #[serde(with = "time::serde::rfc3339")]
+    pub run_after: OffsetDateTime,
+    /// Attempts allowed before it fails for good.
+    pub max_attempts: i32,
+    /// Who queued it: `schedule`, `user:NAME`, `cli`, or the job that queued it.
+    pub origin: String,
+    /// The worker running it (`serve:HOST:PID`), while it runs.
+    pub worker: Option<String>,
+    /// A user asked to cancel it; the worker stops at its next heartbeat.
+    pub cancel_requested: bool,
+    /// What it does, as JSON (never a secret: credentials are vault names).
+    pub payload: String,
+    /// Its summary when done.
+    pub result: Option<String>,
+    /// Seconds from start to finish (to now while it runs).
+    pub duration_seconds: Option<i64>,
+}
+
+/// A log line of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobLogLine {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// info, warn or error.
+    pub level: String,
+    /// What happened.
+    pub message: String,
 }

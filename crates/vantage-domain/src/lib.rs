@@ -38,10 +38,11 @@ pub use audit::AuditEvent;
 pub use credential::{Credential, CredentialKind};
 pub use error::ParseError;
 pub use finding::{
-    ComponentKind, Confidence, Evidence, Finding, FindingStatus, NewFinding, Priority,
+    ComponentKind, Confidence, Evidence, Finding, FindingStatus, Lifecycle, NewFinding, Priority,
+    Triage,
 };
 pub use ids::{AssetId, FindingId, JobId, PackageId, ScopeId, ServiceId, TokenId, UserId};
-pub use job::{Job, JobKind, JobStatus};
+pub use job::{Job, JobKind, JobLogLine, JobStatus};
 pub use knowledge::{
     AffectedPackage, CpeMatch, DistroFix, FeedCvss, FeedKind, FeedRecord, ImportCounts, RangeEvent,
     SsvcDecision, VersionRange, VulnFilter, VulnRecord, VulnSummary, VulnerabilityView,
@@ -51,8 +52,8 @@ pub use package::{Ecosystem, Package};
 pub use priority::{Prioritization, PriorityChange, PriorityModel, PriorityResult, SsvcOutcome};
 pub use query::{AssetFilter, Cursor, FindingFilter, Page, StatusFilter};
 pub use scope::{
-    CiaRequirements, ExposureClass, MembershipRule, Requirement, ScanFrequency, Scope, SlaPolicy,
-    Thresholds,
+    CiaRequirements, Collector, ExposureClass, MembershipRule, Requirement, ScanFrequency, Scope,
+    ScopeAccess, SlaPolicy, Thresholds,
 };
 pub use service::{HttpFacts, NewService, Service, TlsCertificate, Transport};
 pub use threat::{CertFrAlert, EpssScore, Exploit, KevEntry};

@@ -17,7 +17,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// Which statuses a findings list includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum StatusFilter {
-    /// Open and reopened findings: the live exposure.
+    /// New, open and reopened findings: the live exposure.
     #[default]
     Open,
     /// Every status.
@@ -31,7 +31,7 @@ impl std::str::FromStr for StatusFilter {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "all" => Ok(StatusFilter::All),
-            // `open` means the live exposure (open + reopened), the default of every list.
+            // `open` means the live exposure (new + open + reopened), the default of every list.
             "open" => Ok(StatusFilter::Open),
             _ => s
                 .parse::<FindingStatus>()
@@ -39,7 +39,8 @@ impl std::str::FromStr for StatusFilter {
                 .map_err(|_| ParseError::UnknownName {
                     what: "status",
                     value: s.to_string(),
-                    expected: "open, all, fixed, reopened, accepted_risk, false_positive".into(),
+                    expected: "open, all, new, fixed, reopened, accepted_risk, false_positive"
+                        .into(),
                 }),
         }
     }
@@ -49,7 +50,11 @@ impl StatusFilter {
     /// The statuses the filter admits.
     pub fn statuses(self) -> Vec<FindingStatus> {
         match self {
-            StatusFilter::Open => vec![FindingStatus::Open, FindingStatus::Reopened],
+            StatusFilter::Open => vec![
+                FindingStatus::New,
+                FindingStatus::Open,
+                FindingStatus::Reopened,
+            ],
             StatusFilter::All => FindingStatus::ALL.to_vec(),
             StatusFilter::Only(s) => vec![s],
         }
@@ -165,7 +170,7 @@ mod tests {
     #[test]
     fn status_filters_parse() {
         assert_eq!("all".parse::<StatusFilter>().unwrap(), StatusFilter::All);
-        assert_eq!("open".parse::<StatusFilter>().unwrap().statuses().len(), 2);
+        assert_eq!("open".parse::<StatusFilter>().unwrap().statuses().len(), 3);
         assert_eq!(
             "fixed".parse::<StatusFilter>().unwrap(),
             StatusFilter::Only(FindingStatus::Fixed)

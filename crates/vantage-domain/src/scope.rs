@@ -190,6 +190,76 @@ impl Default for SlaPolicy {
     }
 }
 
+/// A collector a scope's schedule runs, with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Collector {
+    /// Network discovery and fingerprinting of the scope's IP ranges.
+    Network {
+        /// nmap-style port list; the configured top ports when absent.
+        #[serde(default)]
+        ports: Option<String>,
+        /// Identify services (banner and probe matching).
+        #[serde(default = "yes")]
+        service_detection: bool,
+    },
+    /// Agentless SSH inventory of the scope's SSH targets (`scopes add-ssh-target`).
+    Ssh {
+        /// Targets inventoried at once.
+        #[serde(default)]
+        concurrency: Option<usize>,
+    },
+    /// Container images, by reference (registry pulls).
+    Images {
+        /// Image references (`registry/repo:tag` or `@sha256:…`).
+        references: Vec<String>,
+    },
+    /// A cloud inventory: the same request `vantage discover aws|azure|gcp|openstack` records
+    /// (`{"provider": "aws", "regions": […], …}`).
+    Cloud {
+        /// The discovery request.
+        request: serde_json::Value,
+    },
+    /// External attack surface of the scope's domains (DNS, CT logs, RDAP).
+    External {
+        /// Discovery options (`vantage discover domain` settings); the scope's domain rules are
+        /// the roots.
+        #[serde(default)]
+        options: serde_json::Value,
+    },
+}
+
+const fn yes() -> bool {
+    true
+}
+
+impl Collector {
+    /// The collector's name: network, ssh, images, cloud or external.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Collector::Network { .. } => "network",
+            Collector::Ssh { .. } => "ssh",
+            Collector::Images { .. } => "images",
+            Collector::Cloud { .. } => "cloud",
+            Collector::External { .. } => "external",
+        }
+    }
+}
+
+/// Who sees a scope and acts on it, besides administrators and users who see every scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScopeAccess {
+    /// Users (login names) who see the scope.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Roles whose members see the scope.
+    #[serde(default)]
+    pub roles: Vec<crate::user::Role>,
+}
+
 /// A scope as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -221,6 +291,18 @@ pub struct Scope {
     /// Consecutive network scans of the scope that must miss an asset before it is
     /// decommissioned (kept for history, out of the live inventory).
     pub decommission_after: u32,
+    /// What the schedule runs at each due time.
+    #[serde(default)]
+    pub collectors: Vec<Collector>,
+    /// Who sees the scope.
+    #[serde(default)]
+    pub access: ScopeAccess,
+    /// When the schedule runs its collectors next (none: manual, or not yet planned).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_run_at: Option<time::OffsetDateTime>,
+    /// When the schedule last queued its collectors.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_run_at: Option<time::OffsetDateTime>,
 }
 
 #[cfg(test)]

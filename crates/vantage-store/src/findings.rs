@@ -21,10 +21,14 @@ pub const BULK_BATCH_ROWS: usize = 1000;
 
 const INSERT_COLUMNS: &str = "INSERT INTO findings (asset_id, vuln_id, component_kind, component, \
     package_id, service_id, installed_version, fixed_version, source, rule, priority, score, \
-    first_detected, last_seen, status_changed_at, advisory, confidence) ";
+    first_detected, last_seen, status_changed_at, advisory, confidence, priority_since, status) ";
 
-/// A re-detected finding keeps its identity and first detection; a fixed one comes back as
-/// reopened (a regression). Applied identically on both backends.
+/// The statuses that count as live exposure, as an SQL list.
+pub(crate) const OPEN_STATUSES: &str = "('new', 'open', 'reopened')";
+
+/// A re-detected finding keeps its identity and first detection; a new one seen again by a later
+/// scan is open; a fixed one comes back as reopened (a regression, counted). Triage decisions
+/// (accepted risk, false positive) stay. Applied identically on both backends.
 const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, component) DO UPDATE SET \
     package_id = excluded.package_id, service_id = excluded.service_id, \
     installed_version = excluded.installed_version, fixed_version = excluded.fixed_version, \
@@ -33,17 +37,22 @@ const ON_CONFLICT: &str = " ON CONFLICT (asset_id, vuln_id, component_kind, comp
     priority = COALESCE(excluded.priority, findings.priority), \
     score = COALESCE(excluded.score, findings.score), \
     last_seen = CASE WHEN findings.last_seen < excluded.last_seen THEN excluded.last_seen ELSE findings.last_seen END, \
-    status = CASE WHEN findings.status = 'fixed' THEN 'reopened' ELSE findings.status END, \
+    status = CASE WHEN findings.status = 'fixed' THEN 'reopened' \
+        WHEN findings.status = 'new' AND excluded.last_seen > findings.last_seen THEN 'open' \
+        ELSE findings.status END, \
+    reopen_count = findings.reopen_count + CASE WHEN findings.status = 'fixed' THEN 1 ELSE 0 END, \
     fixed_at = CASE WHEN findings.status = 'fixed' THEN NULL ELSE findings.fixed_at END, \
     status_changed_at = CASE WHEN findings.status = 'fixed' THEN excluded.last_seen ELSE findings.status_changed_at END";
 
 const FINDING_COLUMNS: &str = "f.id, f.asset_id, a.name AS asset_name, f.vuln_id, f.component_kind, \
     f.component, f.package_id, f.service_id, f.installed_version, f.fixed_version, f.source, f.rule, \
     f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at, f.advisory, \
-    f.confidence, ";
+    f.confidence, f.reopen_count, v.published, f.accepted_until, f.triage_reason, f.triaged_by, \
+    f.priority_since, f.p1_seconds, f.p2_seconds, f.p3_seconds, f.p4_seconds, f.attack_path, ";
 
-/// Findings with their asset and (when prioritized) their context.
+/// Findings with their asset, vulnerability and (when prioritized) their context.
 const FINDING_FROM: &str = "findings f JOIN assets a ON a.id = f.asset_id \
+    LEFT JOIN vulnerabilities v ON v.id = f.vuln_id \
     LEFT JOIN priority_contexts c ON c.id = f.context_id";
 
 #[derive(FromRow)]
@@ -68,6 +77,17 @@ struct FindingRow {
     fixed_at: Option<i64>,
     advisory: Option<String>,
     confidence: String,
+    reopen_count: i32,
+    published: Option<i64>,
+    accepted_until: Option<i64>,
+    triage_reason: Option<String>,
+    triaged_by: Option<String>,
+    priority_since: Option<i64>,
+    p1_seconds: i64,
+    p2_seconds: i64,
+    p3_seconds: i64,
+    p4_seconds: i64,
+    attack_path: Option<i16>,
     #[sqlx(flatten)]
     prioritization: PrioritizationRow,
 }
@@ -81,12 +101,34 @@ impl TryFrom<FindingRow> for Finding {
                 Priority::from_rank(p).ok_or_else(|| StoreError::corrupt("finding priority", p))?,
             ),
         };
+        let status: vantage_domain::FindingStatus = parse(&r.status, "finding status")?;
+        // Durations run to the fix, or to now while the finding is not fixed.
+        let end = r
+            .fixed_at
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+        let mut in_priority = [r.p1_seconds, r.p2_seconds, r.p3_seconds, r.p4_seconds];
+        if let (Some(p), Some(since)) = (priority, r.priority_since)
+            && status.is_open()
+        {
+            in_priority[usize::from(p.rank().unsigned_abs()) - 1] += (end - since).max(0);
+        }
+        let lifecycle = vantage_domain::Lifecycle {
+            reopen_count: u32::try_from(r.reopen_count).unwrap_or(0),
+            published: from_opt_ts(r.published, "vulnerability published")?,
+            exposure_seconds: (end - r.first_detected).max(0),
+            exposure_since_publication_seconds: r.published.map(|p| (end - p).max(0)),
+            seconds_in_priority: in_priority,
+            accepted_until: from_opt_ts(r.accepted_until, "finding accepted_until")?,
+            triage_reason: r.triage_reason,
+            triaged_by: r.triaged_by,
+            on_attack_path: r.attack_path.map(|v| v != 0),
+        };
         Ok(Finding {
             id: FindingId(r.id),
             asset_id: AssetId(r.asset_id),
             asset_name: r.asset_name,
             vuln_id: parse(&r.vuln_id, "finding vuln_id")?,
-            status: parse(&r.status, "finding status")?,
+            status,
             priority,
             score: r.score,
             evidence: Evidence {
@@ -105,6 +147,7 @@ impl TryFrom<FindingRow> for Finding {
             last_seen: from_ts(r.last_seen, "finding last_seen")?,
             fixed_at: from_opt_ts(r.fixed_at, "finding fixed_at")?,
             prioritization: r.prioritization.decode()?,
+            lifecycle,
         })
     }
 }
@@ -162,7 +205,9 @@ impl Store {
                             .push_bind(seen)
                             .push_bind(seen)
                             .push_bind(e.advisory.clone())
-                            .push_bind(e.confidence.as_str());
+                            .push_bind(e.confidence.as_str())
+                            .push_bind(seen)
+                            .push_bind("new");
                     });
                     qb.push(ON_CONFLICT);
                     n += qb.build().execute(&mut *tx).await?.rows_affected();
@@ -288,9 +333,10 @@ fn pg_unnest_insert(
     let advisory = col(&|f| f.evidence.advisory.clone());
     let confidence = col(&|f| Some(f.evidence.confidence.as_str().to_string()));
     let sql = format!(
-        "{INSERT_COLUMNS} SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], \
+        "{INSERT_COLUMNS} SELECT *, 'new' FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::smallint[], \
-         $12::float8[], $13::bigint[], $13::bigint[], $13::bigint[], $14::text[], $15::text[]) {ON_CONFLICT}"
+         $12::float8[], $13::bigint[], $13::bigint[], $13::bigint[], $14::text[], $15::text[], $13::bigint[]) \
+         {ON_CONFLICT}"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(asset)
@@ -341,6 +387,69 @@ impl Store {
 }
 
 impl Store {
+    /// Records a person's triage decision on a finding in one transaction and returns the
+    /// status it had before. Accepting a risk sets its expiry and justification; a false
+    /// positive its reason; `Reopen` puts an accepted or false-positive finding back to open.
+    pub async fn triage_finding(
+        &self,
+        id: FindingId,
+        triage: &vantage_domain::Triage,
+        by: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<vantage_domain::FindingStatus> {
+        use vantage_domain::Triage;
+        let (status, reason, until) = match triage {
+            Triage::AcceptedRisk {
+                until,
+                justification,
+            } => ("accepted_risk", justification.as_str(), Some(ts(*until))),
+            Triage::FalsePositive { reason } => ("false_positive", reason.as_str(), None),
+            Triage::Reopen { reason } => ("open", reason.as_str(), None),
+        };
+        const READ: &str = "SELECT status FROM findings WHERE id = $1";
+        const WRITE: &str = "UPDATE findings SET status = $2, triage_reason = $3, triaged_by = $4, \
+             accepted_until = $5, status_changed_at = $6, fixed_at = NULL WHERE id = $1";
+        let old: Option<String> = with_pool!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let old: Option<String> = sqlx::query_scalar(READ)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if old.is_some() {
+                sqlx::query(WRITE)
+                    .bind(id.0)
+                    .bind(status)
+                    .bind(reason)
+                    .bind(by)
+                    .bind(until)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            old
+        });
+        let old = old.ok_or_else(|| StoreError::NotFound {
+            what: "finding",
+            key: id.to_string(),
+        })?;
+        parse(&old, "finding status")
+    }
+
+    /// Accepted risks whose acceptance ended at or before `now` become open again; returns
+    /// their ids (for the audit trail).
+    pub async fn expire_accepted_risks(&self, now: time::OffsetDateTime) -> Result<Vec<FindingId>> {
+        const SQL: &str = "UPDATE findings SET status = 'open', status_changed_at = $1, \
+             triaged_by = NULL WHERE status = 'accepted_risk' AND accepted_until <= $1 RETURNING id";
+        let ids: Vec<i64> = with_pool!(self, |p| sqlx::query_scalar(SQL)
+            .bind(ts(now))
+            .fetch_all(p)
+            .await?);
+        Ok(ids.into_iter().map(FindingId).collect())
+    }
+}
+
+impl Store {
     /// Open package findings, on every asset, of these components: (asset, finding,
     /// vulnerability, component). One pass over the table in SQL, for the same reason as
     /// [`Store::packages_named`].
@@ -352,7 +461,7 @@ impl Store {
         for chunk in components.chunks(500) {
             let sql = format!(
                 "SELECT asset_id, id, vuln_id, component FROM findings WHERE component IN ({}) \
-                 AND component_kind = 'package' AND status IN ('open', 'reopened')",
+                 AND component_kind = 'package' AND status IN {OPEN_STATUSES}",
                 crate::sql::placeholders(chunk.len(), 1)
             );
             let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
@@ -381,7 +490,7 @@ impl Store {
             .packed_by_asset(
                 "findings",
                 &["id", "vuln_id", "component"],
-                " AND component_kind = 'package' AND status IN ('open', 'reopened')",
+                " AND component_kind = 'package' AND status IN ('new', 'open', 'reopened')",
                 assets,
             )
             .await?;
@@ -406,7 +515,7 @@ impl Store {
     pub async fn open_priority_counts(&self, asset: AssetId) -> Result<[u64; 5]> {
         let rows: Vec<(Option<i16>, i64)> = with_pool!(self, |p| sqlx::query_as(
             "SELECT priority, COUNT(*) FROM findings WHERE asset_id = $1 \
-             AND status IN ('open', 'reopened') GROUP BY priority"
+             AND status IN ('new', 'open', 'reopened') GROUP BY priority"
         )
         .bind(asset.0)
         .fetch_all(p)
@@ -428,7 +537,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE findings SET status = 'fixed', fixed_at = $1, status_changed_at = $1 \
-                 WHERE status IN ('open', 'reopened') AND id IN ({})",
+                 WHERE status IN {OPEN_STATUSES} AND id IN ({})",
                 crate::sql::id_list(chunk.iter().map(|i| i.0))
             );
             n += with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -452,7 +561,7 @@ impl Store {
         now: time::OffsetDateTime,
     ) -> Result<u64> {
         const SQL: &str = "UPDATE findings SET status = 'fixed', fixed_at = $3, status_changed_at = $3 \
-             WHERE asset_id = $1 AND status IN ('open', 'reopened') AND last_seen < $2";
+             WHERE asset_id = $1 AND status IN ('new', 'open', 'reopened') AND last_seen < $2";
         Ok(with_pool!(self, |p| {
             sqlx::query(SQL)
                 .bind(asset.0)

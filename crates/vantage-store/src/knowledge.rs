@@ -805,7 +805,7 @@ impl Store {
         .await?);
         let open_findings: i64 = with_pool!(self, |p| {
             sqlx::query_scalar(
-            "SELECT COUNT(*) FROM findings WHERE vuln_id = $1 AND status IN ('open', 'reopened')"
+            "SELECT COUNT(*) FROM findings WHERE vuln_id = $1 AND status IN ('new', 'open', 'reopened')"
         )
         .bind(key)
         .fetch_one(p)

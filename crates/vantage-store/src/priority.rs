@@ -341,11 +341,15 @@ impl Store {
         // One statement per asset profile (a handful): the join is then findings ⋈ contexts on
         // the vulnerability alone. A single statement joining assets and contexts on the
         // profile let PostgreSQL pair every asset with every context of its profile first.
-        const ATTACH: &str = "UPDATE findings SET context_id = c.id, priority = c.priority, \
-             score = c.score FROM priority_contexts c \
+        let attach = format!(
+            "UPDATE findings SET context_id = c.id, priority = c.priority, \
+             score = c.score, {} FROM priority_contexts c \
              WHERE findings.context_id IS NULL \
              AND findings.asset_id IN (SELECT id FROM assets WHERE priority_profile = $1) \
-             AND c.profile = $1 AND c.vuln_id = findings.vuln_id";
+             AND c.profile = $1 AND c.vuln_id = findings.vuln_id",
+            priority_clock("findings", "c.priority", "$2")
+        );
+        let attach = attach.as_str();
         let profiles: Vec<String> = with_pool!(self, |p| sqlx::query_scalar(
             "SELECT DISTINCT priority_profile FROM assets WHERE priority_profile IS NOT NULL"
         )
@@ -385,20 +389,24 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     if c.old.is_some() {
-                        applied.findings_updated += sqlx::query(
-                            "UPDATE findings SET priority = $1, score = $2 WHERE context_id = $3",
-                        )
-                        .bind(c.result.priority.rank())
-                        .bind(c.result.score)
-                        .bind(c.id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                        let sql = format!(
+                            "UPDATE findings SET priority = $1, score = $2, {} WHERE context_id = $3",
+                            priority_clock("findings", "$1", "$4")
+                        );
+                        applied.findings_updated += sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(c.result.priority.rank())
+                            .bind(c.result.score)
+                            .bind(c.id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
                     }
                 }
                 for profile in &profiles {
-                    applied.findings_attached += sqlx::query(ATTACH)
+                    applied.findings_attached += sqlx::query(sqlx::AssertSqlSafe(attach))
                         .bind(profile)
+                        .bind(now)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -498,17 +506,20 @@ impl Store {
                     )
                     .execute(&mut *tx)
                     .await?;
-                    applied.findings_updated += sqlx::query(
-                        "UPDATE findings f SET priority = u.priority, score = u.score \
+                    let sql = format!(
+                        "UPDATE findings f SET priority = u.priority, score = u.score, {} \
                          FROM UNNEST($1::bigint[], $2::smallint[], $3::float8[]) \
                          AS u(id, priority, score) WHERE f.context_id = u.id",
-                    )
-                    .bind(&ids)
-                    .bind(&priority)
-                    .bind(&score)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                        priority_clock("f", "u.priority", "$4")
+                    );
+                    applied.findings_updated += sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(&ids)
+                        .bind(&priority)
+                        .bind(&score)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 }
                 if !profiles.is_empty() {
                     // Fresh statistics first: after a bulk detection the planner believed the
@@ -521,18 +532,23 @@ impl Store {
                 // or one scan): joining from the contexts instead made PostgreSQL fetch every
                 // finding of every vulnerability through `findings_vuln` and filter — 54 s for
                 // 1,000 new findings among 2.5 M, where this takes milliseconds.
-                const ATTACH_PG: &str = "WITH todo AS MATERIALIZED (SELECT f.id, f.vuln_id \
+                let attach_pg = format!(
+                    "WITH todo AS MATERIALIZED (SELECT f.id, f.vuln_id \
                      FROM findings f WHERE f.context_id IS NULL \
                      AND f.asset_id IN (SELECT id FROM assets WHERE priority_profile = $1)) \
-                     UPDATE findings SET context_id = c.id, priority = c.priority, score = c.score \
+                     UPDATE findings SET context_id = c.id, priority = c.priority, score = c.score, {} \
                      FROM todo JOIN priority_contexts c ON c.profile = $1 AND c.vuln_id = todo.vuln_id \
-                     WHERE findings.id = todo.id";
+                     WHERE findings.id = todo.id",
+                    priority_clock("findings", "c.priority", "$2")
+                );
                 for profile in &profiles {
-                    applied.findings_attached += sqlx::query(ATTACH_PG)
-                        .bind(profile)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    applied.findings_attached +=
+                        sqlx::query(sqlx::AssertSqlSafe(attach_pg.clone()))
+                            .bind(profile)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
                 }
                 tx.commit().await?;
                 // A bulk attach leaves as many dead row versions as findings it attached, all
@@ -652,6 +668,26 @@ impl Store {
 
 /// changed_at, old priority, new priority, old score, new score, explanation.
 type HistoryRow = (i64, Option<i16>, i16, Option<f64>, Option<f64>, String);
+
+/// SET clauses for a change of `t`'s priority (`t`: the findings table's name or alias) to
+/// `new` at `now` (SQL expressions): the time spent in the old priority, up to the fix when the
+/// finding is fixed, is added to that priority's counter, and the new one starts counting.
+fn priority_clock(t: &str, new: &str, now: &str) -> String {
+    let end = format!(
+        "CASE WHEN {t}.fixed_at IS NOT NULL AND {t}.fixed_at < {now} THEN {t}.fixed_at ELSE {now} END"
+    );
+    let mut s = String::new();
+    for p in 1..=4 {
+        s += &format!(
+            "p{p}_seconds = {t}.p{p}_seconds + CASE WHEN {t}.priority = {p} AND {new} <> {p} \
+             THEN {end} - COALESCE({t}.priority_since, {t}.first_detected) ELSE 0 END, "
+        );
+    }
+    s += &format!(
+        "priority_since = CASE WHEN COALESCE({t}.priority, 0) <> {new} THEN {now} ELSE {t}.priority_since END"
+    );
+    s
+}
 
 fn rank(r: i16) -> Result<Priority> {
     Priority::from_rank(r).ok_or_else(|| StoreError::corrupt("priority", r))

@@ -3,11 +3,11 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use vantage_domain::{
-    AssetId, CiaRequirements, ExposureClass, MembershipRule, PriorityModel, ScanFrequency, Scope,
-    ScopeId, SlaPolicy, Thresholds,
+    AssetId, CiaRequirements, Collector, ExposureClass, JobKind, MembershipRule, PriorityModel,
+    ScanFrequency, Scope, ScopeAccess, ScopeId, SlaPolicy, Thresholds,
 };
 
-use crate::backend::{Pool, Store, with_pool};
+use crate::backend::{BeginWrite, Pool, Store, with_pool};
 use crate::error::{Result, StoreError};
 use crate::sql::{parse, ts};
 
@@ -38,6 +38,10 @@ pub struct NewScope {
     pub priority_model: PriorityModel,
     /// Consecutive scans missing an asset before it is decommissioned (at least 1).
     pub decommission_after: u32,
+    /// Collectors the schedule runs.
+    pub collectors: Vec<Collector>,
+    /// Who sees the scope.
+    pub access: ScopeAccess,
 }
 
 impl NewScope {
@@ -56,6 +60,8 @@ impl NewScope {
             priority_policy: "default".into(),
             priority_model: PriorityModel::Cvss,
             decommission_after: 3,
+            collectors: Vec::new(),
+            access: ScopeAccess::default(),
         }
     }
 }
@@ -77,6 +83,10 @@ struct ScopeRow {
     priority_policy: String,
     priority_model: String,
     decommission_after: i32,
+    collectors: String,
+    access: String,
+    next_run_at: Option<i64>,
+    last_run_at: Option<i64>,
 }
 
 impl TryFrom<ScopeRow> for Scope {
@@ -106,6 +116,12 @@ impl TryFrom<ScopeRow> for Scope {
             priority_policy: r.priority_policy,
             decommission_after: u32::try_from(r.decommission_after)
                 .map_err(|e| StoreError::corrupt("scope decommission_after", e))?,
+            collectors: serde_json::from_value(json("scope collectors", &r.collectors)?)
+                .map_err(|e| StoreError::corrupt("scope collectors", e))?,
+            access: serde_json::from_value(json("scope access", &r.access)?)
+                .map_err(|e| StoreError::corrupt("scope access", e))?,
+            next_run_at: crate::sql::from_opt_ts(r.next_run_at, "scope next_run_at")?,
+            last_run_at: crate::sql::from_opt_ts(r.last_run_at, "scope last_run_at")?,
             name: r.name,
             description: r.description,
         })
@@ -113,11 +129,25 @@ impl TryFrom<ScopeRow> for Scope {
 }
 
 const SCOPE_COLUMNS: &str = "id, name, description, rules, exposure, confidentiality, integrity, \
-                             availability, criticality, frequency, thresholds, sla, priority_policy, priority_model, decommission_after";
+                             availability, criticality, frequency, thresholds, sla, priority_policy, priority_model, decommission_after, \
+                             collectors, access, next_run_at, last_run_at";
 
 impl Store {
     /// Creates a scope; its name must be unique.
     pub async fn create_scope(&self, s: &NewScope, now: OffsetDateTime) -> Result<ScopeId> {
+        Ok(self.save_scope(s, false, now).await?.0)
+    }
+
+    /// Creates a scope, or with `replace` rewrites the one of the same name (its policies,
+    /// rules, collectors and access; its members and schedule history stay; a changed frequency
+    /// is planned afresh). Access is written in the same transaction: `access.users` must name
+    /// existing users. Returns the id and whether the scope is new.
+    pub async fn save_scope(
+        &self,
+        s: &NewScope,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<(ScopeId, bool)> {
         if s.name.trim().is_empty() {
             return Err(StoreError::Invalid("a scope needs a name".into()));
         }
@@ -132,32 +162,158 @@ impl Store {
                 "decommission_after must be at least 1 scan".into(),
             ));
         }
-        const SQL: &str = "INSERT INTO scopes (name, description, rules, exposure, confidentiality, \
+        const INSERT: &str = "INSERT INTO scopes (name, description, rules, exposure, confidentiality, \
              integrity, availability, criticality, frequency, thresholds, sla, created_at, updated_at, \
-             priority_policy, priority_model, decommission_after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
-        let res: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
-            sqlx::query_scalar(SQL)
-                .bind(&s.name)
-                .bind(&s.description)
-                .bind(to_json(&s.rules))
-                .bind(s.exposure.as_str())
-                .bind(s.cia.confidentiality.as_str())
-                .bind(s.cia.integrity.as_str())
-                .bind(s.cia.availability.as_str())
-                .bind(i32::from(s.criticality))
-                .bind(s.frequency.to_string())
-                .bind(to_json(&s.thresholds))
-                .bind(to_json(&s.sla))
-                .bind(ts(now))
-                .bind(&s.priority_policy)
-                .bind(s.priority_model.as_str())
-                .bind(s.decommission_after as i32)
-                .fetch_one(p)
-                .await
+             priority_policy, priority_model, decommission_after, collectors, access) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17) RETURNING id";
+        const UPDATE: &str = "UPDATE scopes SET description = $2, rules = $3, exposure = $4, \
+             confidentiality = $5, integrity = $6, availability = $7, criticality = $8, \
+             next_run_at = CASE WHEN frequency = $9 THEN next_run_at ELSE NULL END, frequency = $9, \
+             thresholds = $10, sla = $11, updated_at = $12, priority_policy = $13, \
+             priority_model = $14, decommission_after = $15, collectors = $16, access = $17 \
+             WHERE name = $1 RETURNING id";
+        let res: Result<(i64, bool)> = with_pool!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let mut found = None;
+            for (sql, replacing) in [(UPDATE, true), (INSERT, false)] {
+                if replacing && !replace {
+                    continue;
+                }
+                let id: Option<i64> = sqlx::query_scalar(sql)
+                    .bind(&s.name)
+                    .bind(&s.description)
+                    .bind(to_json(&s.rules))
+                    .bind(s.exposure.as_str())
+                    .bind(s.cia.confidentiality.as_str())
+                    .bind(s.cia.integrity.as_str())
+                    .bind(s.cia.availability.as_str())
+                    .bind(i32::from(s.criticality))
+                    .bind(s.frequency.to_string())
+                    .bind(to_json(&s.thresholds))
+                    .bind(to_json(&s.sla))
+                    .bind(ts(now))
+                    .bind(&s.priority_policy)
+                    .bind(s.priority_model.as_str())
+                    .bind(s.decommission_after as i32)
+                    .bind(to_json(&s.collectors))
+                    .bind(to_json(&s.access))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::conflict_on_unique(e, "scope", &s.name))?;
+                if let Some(id) = id {
+                    found = Some((id, !replacing));
+                    break;
+                }
+            }
+            let (id, new) = found.ok_or_else(|| {
+                StoreError::Invalid(format!("scope `{}` was not written", s.name))
+            })?;
+            // Access: the roles, and a user_scopes row for each named user.
+            sqlx::query("DELETE FROM scope_roles WHERE scope_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for role in &s.access.roles {
+                sqlx::query("INSERT INTO scope_roles (scope_id, role) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for user in &s.access.users {
+                let known: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                        .bind(user)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(uid) = known else {
+                    return Err(StoreError::Invalid(format!(
+                        "scope `{}`: access names user `{user}`, who does not exist (see `vantage users list`)",
+                        s.name
+                    )));
+                };
+                sqlx::query("INSERT INTO user_scopes (user_id, scope_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(uid)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok((id, new))
         });
-        res.map(ScopeId)
-            .map_err(|e| StoreError::conflict_on_unique(e, "scope", &s.name))
+        res.map(|(id, new)| (ScopeId(id), new))
+    }
+
+    /// The scopes a role sees besides a user's own `user_scopes`: those whose access names it.
+    pub async fn scopes_of_role(&self, role: &str) -> Result<Vec<ScopeId>> {
+        let ids: Vec<i64> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT scope_id FROM scope_roles WHERE role = $1 ORDER BY scope_id"
+        )
+        .bind(role)
+        .fetch_all(p)
+        .await?);
+        Ok(ids.into_iter().map(ScopeId).collect())
+    }
+
+    /// Scopes whose schedule is due at `now`: not manual, and never planned or planned for a
+    /// time at or before `now`.
+    pub async fn scopes_due(&self, now: OffsetDateTime) -> Result<Vec<Scope>> {
+        let sql = format!(
+            "SELECT {SCOPE_COLUMNS} FROM scopes WHERE frequency <> 'manual' \
+             AND (next_run_at IS NULL OR next_run_at <= $1) ORDER BY id"
+        );
+        let rows: Vec<ScopeRow> = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ts(now))
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Scope::try_from).collect()
+    }
+
+    /// Takes a scope's due run: in one transaction, moves its schedule from `expected` (the
+    /// planned time read with [`Store::scopes_due`]) to `next` and queues `jobs` for it. Returns
+    /// the queued job ids, or `None` when another scheduler took this run first (the schedule had
+    /// moved): several servers on one database queue each run once.
+    pub async fn take_scope_run(
+        &self,
+        scope: ScopeId,
+        expected: Option<OffsetDateTime>,
+        next: OffsetDateTime,
+        jobs: &[(JobKind, String)],
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<i64>>> {
+        const MOVE: &str = "UPDATE scopes SET next_run_at = $2, last_run_at = $3 \
+             WHERE id = $1 AND next_run_at IS NOT DISTINCT FROM $4";
+        const QUEUE: &str = "INSERT INTO jobs (kind, scope_id, status, payload, run_after, created_at, origin) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, 'schedule') RETURNING id";
+        Ok(with_pool!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let moved = sqlx::query(MOVE)
+                .bind(scope.0)
+                .bind(ts(next))
+                .bind(ts(now))
+                .bind(expected.map(ts))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if moved == 0 {
+                None
+            } else {
+                let mut ids = Vec::with_capacity(jobs.len());
+                for (kind, payload) in jobs {
+                    ids.push(
+                        sqlx::query_scalar(QUEUE)
+                            .bind(kind.as_str())
+                            .bind(scope.0)
+                            .bind(payload)
+                            .bind(ts(now))
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    );
+                }
+                tx.commit().await?;
+                Some(ids)
+            }
+        }))
     }
 
     /// A scope by id.

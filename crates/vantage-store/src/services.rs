@@ -247,7 +247,7 @@ impl Store {
     ) -> Result<Vec<(FindingId, String, String)>> {
         let rows: Vec<(i64, String, String)> = with_pool!(self, |p| sqlx::query_as(
             "SELECT id, vuln_id, component FROM findings WHERE asset_id = $1 \
-             AND component_kind IN ('service', 'config') AND status IN ('open', 'reopened')"
+             AND component_kind IN ('service', 'config') AND status IN ('new', 'open', 'reopened')"
         )
         .bind(asset.0)
         .fetch_all(p)

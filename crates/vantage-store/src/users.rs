@@ -198,10 +198,13 @@ impl Store {
             None
         } else {
             let ids: Vec<i64> = with_pool!(self, |p| {
+                // The user's own scopes and those whose access names the user's role.
                 sqlx::query_scalar(
-                    "SELECT scope_id FROM user_scopes WHERE user_id = $1 ORDER BY scope_id",
+                    "SELECT scope_id FROM user_scopes WHERE user_id = $1 \
+                     UNION SELECT scope_id FROM scope_roles WHERE role = $2 ORDER BY 1",
                 )
                 .bind(user.id.0)
+                .bind(user.role.as_str())
                 .fetch_all(p)
                 .await?
             });

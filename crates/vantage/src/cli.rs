@@ -103,6 +103,20 @@ pub enum Command {
         #[command(flatten)]
         format: FormatArg,
     },
+    /// Durable jobs: scans, inventories and discoveries queued by scopes' schedules (run by
+    /// `serve`'s workers), by people, or by other jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Attack paths: from internet-exposed services through exploitable findings to assets of
+    /// critical scopes, ranked by likelihood and impact, with the choke points whose fix cuts
+    /// most paths.
+    #[command(after_help = "Examples:\n  \
+        vantage paths                      # paths to every scope of criticality 4-5\n  \
+        vantage paths --to Production --limit 20 --format json\n  \
+        vantage paths --choke-points       # the findings whose fix cuts most paths\n\n\
+The analysis also marks every finding on no known path (`on_attack_path: false` in \
+`findings list --format json`).")]
+    Paths(PathsArgs),
     /// Local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -183,6 +197,37 @@ pub enum FindingsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Accept a finding's risk until a date, with a justification (audited). The finding is
+    /// open again when the acceptance expires.
+    #[command(
+        after_help = "Example:\n  vantage findings accept 42 --until 2027-03-31 --reason \"compensating WAF rule, vendor fix due Q1\""
+    )]
+    Accept {
+        /// Finding id.
+        id: i64,
+        /// Expiry: a date (YYYY-MM-DD, end of that day UTC) or an RFC 3339 time.
+        #[arg(long)]
+        until: String,
+        /// Why the risk is acceptable.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark a finding a false positive, with the reason (audited).
+    FalsePositive {
+        /// Finding id.
+        id: i64,
+        /// Why it does not apply.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Undo an acceptance or false positive: the finding is open again (audited).
+    Reopen {
+        /// Finding id.
+        id: i64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// A finding's priority history: every change, with the explanation it had from then on.
     History {
         /// Finding id.
@@ -203,7 +248,7 @@ pub struct FindingsListArgs {
     /// Only this priority: p1, p2, p3, p4.
     #[arg(long)]
     pub priority: Option<String>,
-    /// open (open + reopened), all, fixed, reopened, accepted_risk, false_positive.
+    /// open (new + open + reopened), all, new, fixed, reopened, accepted_risk, false_positive.
     #[arg(long, default_value = "open")]
     pub status: String,
     /// Only this vulnerability, e.g. CVE-2024-3094.
@@ -882,9 +927,106 @@ Exit codes: 0, 1 failure, 2 bad input (an invalid Package URL names its JSON pat
 }
 
 #[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only this kind: network_scan, inventory, image_scan, cloud_inventory,
+        /// external_discovery, feed_sync, detection, prioritize.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this status: queued, running, done, failed, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only jobs of this scope.
+        #[arg(long)]
+        scope: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// One job with its log.
+    Show {
+        /// Job id.
+        id: i64,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Queue a scope's collectors now, or a job again; `serve`'s workers run it (or run it here
+    /// with --wait).
+    #[command(after_help = "Examples:\n  \
+        vantage jobs run --scope Production\n  \
+        vantage jobs run --job 42 --wait")]
+    Run {
+        /// Queue this scope's collectors.
+        #[arg(long, conflicts_with = "job", required_unless_present = "job")]
+        scope: Option<String>,
+        /// Queue this job's work again.
+        #[arg(long)]
+        job: Option<i64>,
+        /// Run the queued jobs in this process and wait for them (no server needed).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Cancel a job: a queued one at once, a running one at its next heartbeat.
+    Cancel {
+        /// Job id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PathsArgs {
+    /// Only paths to assets of this scope (default: every scope of criticality 4 or 5, or with
+    /// a high CIA requirement).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Show choke points (findings ranked by the paths their fix cuts) instead of paths.
+    #[arg(long)]
+    pub choke_points: bool,
+    /// How many rows.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ScopesCommand {
     /// List scopes.
     List(FormatArg),
+    /// Create or update scopes from a TOML (or JSON) file: rules, policies, schedule,
+    /// collectors and access. Every scope is checked before any is written.
+    #[command(after_help = "Example file (scopes.toml):\n\n\
+[[scope]]\n\
+name = \"Production\"\n\
+description = \"Customer-facing servers\"\n\
+ranges = [\"10.0.0.0/24\"]\n\
+domains = [\"example.com\"]\n\
+tags = [\"env=prod\"]\n\
+exposure = \"internet\"            # internet, internal, local_only, isolated\n\
+criticality = 5                    # 1-5\n\
+cia = { confidentiality = \"high\", integrity = \"high\", availability = \"medium\" }\n\
+frequency = \"daily\"              # manual, hourly, daily, weekly, or cron (UTC): \"0 3 * * 1-5\"\n\
+sla = { p1_days = 7, p2_days = 30, p3_days = 90, p4_days = 180 }\n\
+thresholds = { alert_on_priority = \"p1\", min_coverage = 0.9 }\n\
+priority_policy = \"default\"\n\
+access = { users = [\"alice\"], roles = [\"analyst\"] }\n\
+collectors = [\n\
+  { kind = \"network\", ports = \"22,80,443\" },\n\
+  { kind = \"ssh\" },                                  # the scope's SSH targets\n\
+  { kind = \"external\" },                             # DNS, CT logs, RDAP of its domains\n\
+  { kind = \"cloud\", request = { provider = \"aws\", regions = [\"eu-west-3\"] } },\n\
+  { kind = \"images\", references = [\"registry.example.com/app:1.4\"] },\n\
+]\n\n\
+  vantage scopes apply scopes.toml")]
+    Apply {
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        format: FormatArg,
+    },
     /// Create a scope: a group of assets with the IP ranges network scans may touch for it.
     #[command(
         after_help = "Example:\n  vantage scopes create lab --range 10.0.0.0/24 --range 10.0.1.5-20 --exposure internal"
@@ -910,6 +1052,13 @@ pub enum ScopesCommand {
         /// What the scope is for.
         #[arg(long, default_value = "")]
         description: String,
+        /// manual, hourly, daily, weekly or a cron expression (UTC) for `serve`'s scheduler.
+        #[arg(long, default_value = "manual")]
+        frequency: String,
+        /// A collector the schedule runs: network, ssh or external (repeatable; `scopes apply`
+        /// sets the others and their options).
+        #[arg(long = "collect", value_name = "COLLECTOR")]
+        collect: Vec<String>,
     },
     /// Choose where a scope's priorities come from: a policy (`vantage.toml`
     /// `[priority.policies.NAME]`, API-edited, or the built-in `default`) and a model: cvss

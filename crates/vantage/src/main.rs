@@ -92,6 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scan(c) => commands::inventory::scan(config, c).await,
         Command::Import(c) => commands::network::import(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
+        Command::Jobs(c) => commands::continuous::jobs(config, c).await,
+        Command::Paths(a) => commands::continuous::paths(config, a).await,
         Command::Credentials(c) => commands::accounts::credentials(config, c).await,
         Command::Discover(c) => commands::discover::run(config, c).await,
         Command::Alerts { limit, format } => commands::lists::alerts(config, limit, format).await,

@@ -214,7 +214,7 @@ fn findings_list_in_every_format_with_filters() {
         all.as_array()
             .unwrap()
             .iter()
-            .all(|f| f["status"] == "open")
+            .all(|f| ["new", "open", "reopened"].contains(&f["status"].as_str().unwrap()))
     );
 
     let o = run(&[

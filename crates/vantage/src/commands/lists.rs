@@ -66,6 +66,8 @@ impl Row for Finding {
             "fixed",
             "source",
             "first_detected",
+            "fixed_at",
+            "reopened",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -81,6 +83,8 @@ impl Row for Finding {
             opt(&self.evidence.fixed_version),
             self.evidence.source.clone(),
             rfc3339(&self.first_detected),
+            self.fixed_at.as_ref().map(rfc3339).unwrap_or_default(),
+            self.lifecycle.reopen_count.to_string(),
         ]
     }
 }
@@ -248,6 +252,9 @@ impl Row for vantage_app::prioritize::PrioritizeReport {
 pub async fn findings(config: Config, c: FindingsCommand) -> anyhow::Result<()> {
     let a = match c {
         FindingsCommand::List(a) => a,
+        c @ (FindingsCommand::Accept { .. }
+        | FindingsCommand::FalsePositive { .. }
+        | FindingsCommand::Reopen { .. }) => return super::continuous::triage(config, c).await,
         FindingsCommand::Prioritize { format } => {
             let app = super::open(config).await?;
             let report = app.run_prioritize_job("cli").await?;
@@ -340,6 +347,9 @@ pub async fn assets(config: Config, c: AssetsCommand) -> anyhow::Result<()> {
 pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
     let f = match c {
         ScopesCommand::List(f) => f,
+        ScopesCommand::Apply { file, format } => {
+            return super::continuous::apply_scopes(config, &file, format.format).await;
+        }
         ScopesCommand::Create {
             name,
             ranges,
@@ -348,7 +358,27 @@ pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
             criticality,
             decommission_after,
             description,
+            frequency,
+            collect,
         } => {
+            let frequency = vantage_app::schedule::parse_frequency(&frequency)?;
+            let collectors = collect
+                .iter()
+                .map(|c| match c.as_str() {
+                    "network" => Ok(vantage_domain::Collector::Network {
+                        ports: None,
+                        service_detection: true,
+                    }),
+                    "ssh" => Ok(vantage_domain::Collector::Ssh { concurrency: None }),
+                    "external" => Ok(vantage_domain::Collector::External {
+                        options: serde_json::Value::Null,
+                    }),
+                    other => Err(AppError::Invalid(format!(
+                        "--collect `{other}`: expected network, ssh or external (cloud and images \
+                         take options: use `vantage scopes apply`)"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let exposure = arg::<vantage_domain::ExposureClass>(Some(exposure.as_str()))?
                 .expect("a default is given");
             let mut rules: Vec<vantage_domain::MembershipRule> = ranges
@@ -369,6 +399,8 @@ pub async fn scopes(config: Config, c: ScopesCommand) -> anyhow::Result<()> {
                         exposure,
                         criticality,
                         decommission_after,
+                        frequency,
+                        collectors,
                         ..vantage_store::NewScope::named(name)
                     },
                     "cli",

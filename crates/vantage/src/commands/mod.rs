@@ -1,6 +1,7 @@
 //! One module per group of subcommands, plus the small commands.
 
 pub mod accounts;
+pub mod continuous;
 pub mod cvss;
 pub mod discover;
 pub mod external;

@@ -54,6 +54,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
         tokio::spawn(app.clone().feed_refresh_loop(period, refresh_delay))
     });
+    // Scopes' schedules and the job workers (durable jobs: a restart resumes them).
+    let scheduler = if app.config.scheduler.enabled {
+        let worker = format!(
+            "serve:{}:{}",
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into()),
+            std::process::id()
+        );
+        Some(tokio::spawn(
+            std::sync::Arc::new(app.clone()).scheduler_loop(worker),
+        ))
+    } else {
+        tracing::info!("scheduler disabled (scheduler.enabled = false)");
+        None
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -69,6 +85,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("server error")?;
     tracing::info!("shutting down");
+    if let Some(s) = scheduler {
+        // Jobs in progress keep their lease until it expires; the next start (or another
+        // server) runs them again.
+        s.abort();
+    }
     if let Some(r) = refresher {
         // An import in progress is rolled back; the next start picks the refresh up again.
         r.abort();

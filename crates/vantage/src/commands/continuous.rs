@@ -1,0 +1,422 @@
+//! `vantage jobs …`, `vantage findings accept|false-positive|reopen`, `vantage scopes apply`:
+//! the continuous loop from the command line.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use vantage_app::{AppError, Config};
+use vantage_domain::{FindingId, Job, JobKind, JobStatus, Triage};
+use vantage_store::JobFilter;
+
+use crate::cli::{FindingsCommand, Format, JobsCommand};
+use crate::output::{Printer, Row, opt};
+
+fn rfc3339(t: &OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Row for Job {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "kind",
+            "scope",
+            "status",
+            "progress",
+            "attempts",
+            "origin",
+            "created",
+            "duration_s",
+            "result",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.kind.to_string(),
+            opt(&self.scope_id.map(|s| s.0)),
+            self.status.to_string(),
+            format!("{:.0}%", self.progress * 100.0),
+            format!("{}/{}", self.attempts, self.max_attempts),
+            self.origin.clone(),
+            rfc3339(&self.created_at),
+            opt(&self.duration_seconds),
+            self.result
+                .clone()
+                .or(self.error.clone())
+                .unwrap_or_default(),
+        ]
+    }
+}
+
+impl Row for vantage_domain::JobLogLine {
+    fn headers() -> &'static [&'static str] {
+        &["at", "level", "message"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![rfc3339(&self.at), self.level.clone(), self.message.clone()]
+    }
+}
+
+impl Row for vantage_app::scopes::Applied {
+    fn headers() -> &'static [&'static str] {
+        &["name", "id", "action", "next_run_at", "collectors"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.id.to_string(),
+            self.action.to_string(),
+            self.next_run_at.as_ref().map(rfc3339).unwrap_or_default(),
+            self.collectors.clone(),
+        ]
+    }
+}
+
+fn parse<T: std::str::FromStr>(v: Option<&str>) -> Result<Option<T>, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.map(|s| s.parse::<T>().map_err(|e| AppError::Invalid(e.to_string())))
+        .transpose()
+}
+
+/// `vantage jobs …`.
+pub async fn jobs(config: Config, c: JobsCommand) -> anyhow::Result<()> {
+    let app = Arc::new(super::open(config).await?);
+    let r = run_jobs(&app, c).await;
+    app.store.close().await;
+    r
+}
+
+async fn run_jobs(app: &Arc<vantage_app::App>, c: JobsCommand) -> anyhow::Result<()> {
+    match c {
+        JobsCommand::List {
+            kind,
+            status,
+            scope,
+            limit,
+            format,
+        } => {
+            let scope = match scope {
+                Some(name) => Some(
+                    app.store
+                        .scope_by_name(&name)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::NotFound(format!("scope `{name}` does not exist"))
+                        })?
+                        .id
+                        .0,
+                ),
+                None => None,
+            };
+            let jobs = app
+                .store
+                .list_jobs(&JobFilter {
+                    kind: parse::<JobKind>(kind.as_deref())?,
+                    status: parse::<JobStatus>(status.as_deref())?,
+                    scope,
+                    before: None,
+                    limit,
+                })
+                .await?;
+            let mut p = Printer::new::<Job>(format.format, std::io::stdout().lock());
+            for j in &jobs {
+                p.row(j)?;
+            }
+            p.finish()?;
+        }
+        JobsCommand::Show { id, format } => {
+            let job = app
+                .store
+                .job(id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("job {id} does not exist")))?;
+            let logs: Vec<vantage_domain::JobLogLine> = app
+                .store
+                .job_logs(id)
+                .await?
+                .into_iter()
+                .map(|(at, level, message)| vantage_domain::JobLogLine {
+                    at: OffsetDateTime::from_unix_timestamp(at)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    level,
+                    message,
+                })
+                .collect();
+            let mut out = std::io::stdout().lock();
+            match format.format {
+                Format::Json => {
+                    let v = serde_json::json!({"job": job, "log": logs});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+                f => {
+                    let mut p = Printer::new::<Job>(f, &mut out);
+                    p.row(&job)?;
+                    p.finish()?;
+                    writeln!(out, "payload: {}", job.payload)?;
+                    let mut p = Printer::new::<vantage_domain::JobLogLine>(f, &mut out);
+                    for l in &logs {
+                        p.row(l)?;
+                    }
+                    p.finish()?;
+                }
+            }
+        }
+        JobsCommand::Run { scope, job, wait } => {
+            let ids = match (scope, job) {
+                (Some(s), _) => app.run_scope_now(&s, "cli").await?,
+                (None, Some(j)) => vec![app.rerun_job(j, "cli").await?],
+                (None, None) => unreachable!("clap requires --scope or --job"),
+            };
+            let mut out = std::io::stdout().lock();
+            for id in &ids {
+                writeln!(out, "queued job {id}")?;
+            }
+            drop(out);
+            if wait {
+                let worker = format!("cli:{}", std::process::id());
+                let cfg = app.config.scheduler.clone();
+                // Claims only these jobs' kinds, oldest first: ours were queued last, so
+                // earlier queued work of those kinds runs first.
+                while let Some(job) = app
+                    .store
+                    .claim_next_job(
+                        vantage_app::schedule::WORKER_KINDS,
+                        &worker,
+                        OffsetDateTime::now_utc(),
+                        cfg.lease_secs as i64,
+                    )
+                    .await?
+                {
+                    let id = job.id;
+                    app.run_claimed(job, &worker, &cfg).await;
+                    let j = app.store.job(id).await?;
+                    if let Some(j) = j {
+                        writeln!(
+                            std::io::stdout().lock(),
+                            "job {id} {}: {}",
+                            j.status,
+                            j.result.or(j.error).unwrap_or_default()
+                        )?;
+                    }
+                    let mine = futures_all_done(app, &ids).await?;
+                    if mine {
+                        break;
+                    }
+                }
+                let mut failed = 0;
+                for id in &ids {
+                    if let Some(j) = app.store.job(*id).await?
+                        && j.status != JobStatus::Done
+                    {
+                        failed += 1;
+                    }
+                }
+                if failed > 0 {
+                    return Err(
+                        AppError::Invalid(format!("{failed} job(s) did not complete")).into(),
+                    );
+                }
+            }
+        }
+        JobsCommand::Cancel { id } => {
+            let status = app
+                .store
+                .cancel_job(id, OffsetDateTime::now_utc())
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("job {id} does not exist")))?;
+            app.store
+                .record_audit(
+                    OffsetDateTime::now_utc(),
+                    "cli",
+                    "job.cancel",
+                    ("job", &id.to_string()),
+                    &format!("status {status}"),
+                )
+                .await?;
+            let msg = match status {
+                JobStatus::Cancelled => format!("job {id} cancelled"),
+                JobStatus::Running => {
+                    format!("job {id} is running: it stops at its next heartbeat")
+                }
+                s => format!("job {id} is already {s}: nothing to cancel"),
+            };
+            writeln!(std::io::stdout(), "{msg}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether every job of `ids` has ended.
+async fn futures_all_done(app: &vantage_app::App, ids: &[i64]) -> Result<bool, AppError> {
+    for id in ids {
+        if let Some(j) = app.store.job(*id).await?
+            && matches!(j.status, JobStatus::Queued | JobStatus::Running)
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Reads `--until`: a date (the end of that day, UTC) or an RFC 3339 time.
+fn until(s: &str) -> Result<OffsetDateTime, AppError> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &fmt)
+        .map(|d| d.with_hms(23, 59, 59).expect("valid time").assume_utc())
+        .map_err(|_| {
+            AppError::Invalid(format!(
+                "--until `{s}`: expected a date (2027-03-31) or an RFC 3339 time"
+            ))
+        })
+}
+
+/// `vantage findings accept|false-positive|reopen`.
+pub async fn triage(config: Config, c: FindingsCommand) -> anyhow::Result<()> {
+    let (id, t) = match c {
+        FindingsCommand::Accept {
+            id,
+            until: u,
+            reason,
+        } => (
+            id,
+            Triage::AcceptedRisk {
+                until: until(&u)?,
+                justification: reason,
+            },
+        ),
+        FindingsCommand::FalsePositive { id, reason } => (id, Triage::FalsePositive { reason }),
+        FindingsCommand::Reopen { id, reason } => (id, Triage::Reopen { reason }),
+        _ => unreachable!("only triage commands come here"),
+    };
+    let app = super::open(config).await?;
+    let actor = format!("cli:{}", whoami());
+    let r = app
+        .triage_finding(FindingId(id), &t, &actor, OffsetDateTime::now_utc())
+        .await;
+    app.store.close().await;
+    let before = r?;
+    let after = match t {
+        Triage::AcceptedRisk { .. } => "accepted_risk",
+        Triage::FalsePositive { .. } => "false_positive",
+        Triage::Reopen { .. } => "open",
+    };
+    writeln!(std::io::stdout(), "finding {id}: {before} -> {after}")?;
+    Ok(())
+}
+
+/// The local login name, for the audit trail of CLI actions.
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `vantage scopes apply FILE`.
+pub async fn apply_scopes(
+    config: Config,
+    file: &std::path::Path,
+    format: Format,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", file.display())))?;
+    let doc = vantage_app::scopes::parse_scopes(&text, &file.display().to_string())?;
+    let app = super::open(config).await?;
+    let r = app.apply_scopes(&doc, &format!("cli:{}", whoami())).await;
+    app.store.close().await;
+    let applied = r?;
+    let mut p = Printer::new::<vantage_app::scopes::Applied>(format, std::io::stdout().lock());
+    for a in &applied {
+        p.row(a)?;
+    }
+    p.finish()?;
+    Ok(())
+}
+
+/// `vantage paths`.
+pub async fn paths(config: Config, a: crate::cli::PathsArgs) -> anyhow::Result<()> {
+    let app = super::open(config).await?;
+    let r = app.attack_paths(a.to.as_deref()).await;
+    app.store.close().await;
+    let analysis = r?;
+    if a.choke_points {
+        let mut p = Printer::new::<vantage_app::paths::ChokePoint>(
+            a.format.format,
+            std::io::stdout().lock(),
+        );
+        for c in analysis.choke_points.iter().take(a.limit) {
+            p.row(c)?;
+        }
+        p.finish()?;
+    } else {
+        let mut p = Printer::new::<vantage_app::paths::AttackPath>(
+            a.format.format,
+            std::io::stdout().lock(),
+        );
+        for path in analysis.paths.iter().take(a.limit) {
+            p.row(path)?;
+        }
+        p.finish()?;
+    }
+    Ok(())
+}
+
+impl Row for vantage_app::paths::AttackPath {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "rank",
+            "target",
+            "scope",
+            "access",
+            "likelihood",
+            "impact",
+            "score",
+            "steps",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.rank.to_string(),
+            self.target.clone(),
+            self.target_scopes.join(","),
+            self.access.clone(),
+            format!("{:.3}", self.likelihood),
+            format!("{:.2}", self.impact),
+            format!("{:.3}", self.score),
+            self.steps
+                .iter()
+                .map(|s| format!("{} {} on {}", s.action, s.vuln_id, s.asset))
+                .collect::<Vec<_>>()
+                .join(" → "),
+        ]
+    }
+}
+
+impl Row for vantage_app::paths::ChokePoint {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "finding",
+            "vulnerability",
+            "asset",
+            "targets_cut",
+            "paths_through",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.finding_id.to_string(),
+            self.vuln_id.clone(),
+            self.asset.clone(),
+            self.targets_cut.to_string(),
+            self.paths_through.to_string(),
+        ]
+    }
+}
