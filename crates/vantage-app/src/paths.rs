@@ -489,6 +489,8 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
     let doms = petgraph::algo::dominators::simple_fast(&g, internet);
     let mut cut: HashMap<usize, HashSet<i64>> = HashMap::new();
     for &t in &target_assets {
+        // A finding cuts a target off when it is on every path to every access to it.
+        let mut common: Option<HashSet<usize>> = None;
         for kind in [Node::Admin(t), Node::Foothold(t)] {
             let Some(&ni) = index.get(&kind) else {
                 continue;
@@ -496,13 +498,22 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
             if !dist[ni.index()].is_finite() {
                 continue;
             }
-            if let Some(ds) = doms.strict_dominators(ni) {
-                for d in ds {
-                    if let Node::Exploit(f) = g[d] {
-                        cut.entry(f).or_default().insert(t);
-                    }
-                }
-            }
+            let here: HashSet<usize> = doms
+                .strict_dominators(ni)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| match g[d] {
+                    Node::Exploit(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            common = Some(match common {
+                None => here,
+                Some(c) => c.intersection(&here).copied().collect(),
+            });
+        }
+        for f in common.into_iter().flatten() {
+            cut.entry(f).or_default().insert(t);
         }
     }
     let mut through: HashMap<i64, usize> = HashMap::new();

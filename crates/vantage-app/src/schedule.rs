@@ -272,7 +272,14 @@ impl App {
             };
             if let Some(ids) = self
                 .store
-                .take_scope_run(scope.id, scope.next_run_at, next, &jobs, now)
+                .take_scope_run(
+                    scope.id,
+                    scope.next_run_at,
+                    next,
+                    &jobs,
+                    self.config.scheduler.max_attempts,
+                    now,
+                )
                 .await?
             {
                 if !ids.is_empty() {

@@ -436,6 +436,19 @@ impl Store {
         parse(&old, "finding status")
     }
 
+    /// Open findings past their due date at `now` (first detection + the SLA days of their
+    /// priority in their scopes' policy), oldest id first.
+    pub async fn overdue_findings(&self, now: time::OffsetDateTime) -> Result<Vec<FindingId>> {
+        const SQL: &str = "SELECT f.id FROM findings f JOIN priority_contexts c ON c.id = f.context_id \
+             WHERE f.status IN ('new', 'open', 'reopened') \
+             AND f.first_detected + c.sla_days * 86400 < $1 ORDER BY f.id";
+        let ids: Vec<i64> = with_pool!(self, |p| sqlx::query_scalar(SQL)
+            .bind(ts(now))
+            .fetch_all(p)
+            .await?);
+        Ok(ids.into_iter().map(FindingId).collect())
+    }
+
     /// Accepted risks whose acceptance ended at or before `now` become open again; returns
     /// their ids (for the audit trail).
     pub async fn expire_accepted_risks(&self, now: time::OffsetDateTime) -> Result<Vec<FindingId>> {

@@ -279,12 +279,13 @@ impl Store {
         expected: Option<OffsetDateTime>,
         next: OffsetDateTime,
         jobs: &[(JobKind, String)],
+        max_attempts: i32,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<i64>>> {
         const MOVE: &str = "UPDATE scopes SET next_run_at = $2, last_run_at = $3 \
              WHERE id = $1 AND next_run_at IS NOT DISTINCT FROM $4";
-        const QUEUE: &str = "INSERT INTO jobs (kind, scope_id, status, payload, run_after, created_at, origin) \
-             VALUES ($1, $2, 'queued', $3, $4, $4, 'schedule') RETURNING id";
+        const QUEUE: &str = "INSERT INTO jobs (kind, scope_id, status, payload, run_after, created_at, origin, max_attempts) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, 'schedule', $5) RETURNING id";
         Ok(with_pool!(self, |p| {
             let mut tx = p.begin_write().await?;
             let moved = sqlx::query(MOVE)
@@ -306,6 +307,7 @@ impl Store {
                             .bind(scope.0)
                             .bind(payload)
                             .bind(ts(now))
+                            .bind(max_attempts.max(1))
                             .fetch_one(&mut *tx)
                             .await?,
                     );
