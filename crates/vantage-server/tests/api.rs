@@ -292,6 +292,83 @@ both_backends! {
         assert_eq!(scopes.as_array().unwrap().len(), 1);
     }
 
+    async fn triage_jobs_paths_and_scope_documents_over_http(db) {
+        let api = Api::new(&db).await;
+        let (a, _b) = api.seed().await;
+        let send = |method: &str, uri: &str, token: &str, body: Value| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let admin = api.admin_token.clone();
+        // A scope document: created, then a wrong one refused with the field named.
+        let doc = json!({"name": "lab", "ranges": ["127.0.0.1"], "frequency": "daily", "criticality": 5,
+            "collectors": [{"kind": "network", "ports": "1", "service_detection": false}],
+            "access": {"roles": ["viewer"]}});
+        let (st, body, _) = api.call(send("PUT", "/api/v1/scopes/lab", &admin, doc.clone())).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(body["action"], "created");
+        let (st, body, _) = api.call(send("PUT", "/api/v1/scopes/lab", &admin, json!({"name": "lab", "frequency": "every day"}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("frequency"), "{body}");
+        let (st, _, _) = api.call(send("PUT", "/api/v1/scopes/other", &admin, doc.clone())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+
+        // Triage: accepted risk, audited; a viewer may not.
+        let (_, page) = api.get(&format!("/api/v1/findings?asset={a}&limit=1")).await;
+        let fid = page["items"][0]["id"].as_i64().unwrap();
+        let (st, body, _) = api.call(send("POST", &format!("/api/v1/findings/{fid}/triage"), &admin,
+            json!({"decision": "accepted_risk", "until": "2099-01-01T00:00:00Z", "justification": "isolated VLAN"}))).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(body["before"], "new");
+        assert_eq!(body["finding"]["status"], "accepted_risk");
+        assert_eq!(body["finding"]["lifecycle"]["triage_reason"], "isolated VLAN");
+        let (st, body, _) = api.call(send("POST", &format!("/api/v1/findings/{fid}/triage"), &admin,
+            json!({"decision": "false_positive"}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        let s = &api.app.store;
+        let uid = s.create_user("viewer1", "x", Role::Viewer, t0()).await.unwrap();
+        let user = s.user_by_name("viewer1").await.unwrap().unwrap().user;
+        s.restrict_user_scopes(uid, &[]).await.unwrap();
+        let viewer = api.app.create_api_token(&user, "t", OffsetDateTime::now_utc(), None).await.unwrap();
+        // The viewer sees `lab` through its role (scope access), nothing else.
+        let (_, scopes) = api.get_as("/api/v1/scopes", &viewer).await;
+        assert_eq!(scopes.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect::<Vec<_>>(), ["lab"]);
+        let (st, _, _) = api.call(send("POST", &format!("/api/v1/findings/{fid}/triage"), &viewer,
+            json!({"decision": "reopen"}))).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "the finding is in prod, which the viewer does not see");
+
+        // Jobs: queue the scope's collectors, see them, cancel; a viewer may not queue.
+        let (st, ids, _) = api.call(send("POST", "/api/v1/jobs", &admin, json!({"scope": "lab"}))).await;
+        assert_eq!(st, StatusCode::OK, "{ids}");
+        let id = ids[0].as_i64().unwrap();
+        let (st, detail) = api.get(&format!("/api/v1/jobs/{id}")).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!((detail["job"]["status"].as_str(), detail["job"]["kind"].as_str()), (Some("queued"), Some("network_scan")));
+        assert_eq!(detail["job"]["origin"], "user:root");
+        let (_, list) = api.get_as("/api/v1/jobs", &viewer).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "the viewer sees the lab's job: {list}");
+        let (st, _, _) = api.call(send("POST", "/api/v1/jobs", &viewer, json!({"scope": "lab"}))).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _, _) = api.call(send("POST", "/api/v1/jobs", &admin, json!({}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        let (st, job, _) = api.call(send("POST", &format!("/api/v1/jobs/{id}/cancel"), &admin, json!({}))).await;
+        assert_eq!(st, StatusCode::OK, "{job}");
+        assert_eq!(job["status"], "cancelled");
+
+        // Attack paths: the analysis answers; a restricted caller must name a visible scope.
+        let (st, paths) = api.get("/api/v1/paths").await;
+        assert_eq!(st, StatusCode::OK, "{paths}");
+        assert!(paths["paths"].is_array() && paths["choke_points"].is_array(), "{paths}");
+        assert_eq!(api.get_as("/api/v1/paths", &viewer).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(api.get_as("/api/v1/paths?to=prod", &viewer).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(api.get_as("/api/v1/paths?to=lab", &viewer).await.0, StatusCode::OK);
+    }
+
     async fn priority_policies_are_read_by_all_and_edited_by_analysts(db) {
         let api = Api::new(&db).await;
         let send = |method: &str, uri: &str, token: &str, body: &str| {

@@ -1,6 +1,7 @@
 //! Routes of the REST API and the OpenAPI document built from them.
 
 mod assets;
+mod continuous;
 mod findings;
 mod health;
 mod login;
@@ -40,6 +41,8 @@ use crate::error::ApiError;
         (name = "scopes", description = "Groups of assets with policies"),
         (name = "priority", description = "Priority policies (ordered rules over CVSS-BTE, EPSS, KEV …)"),
         (name = "vulnerabilities", description = "The knowledge base (encyclopedia)"),
+        (name = "jobs", description = "Durable jobs: scheduled and requested scans, inventories, discoveries"),
+        (name = "paths", description = "Attack paths to critical assets and their choke points"),
     )
 )]
 struct ApiDoc;
@@ -65,6 +68,12 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(findings::get_finding))
         .routes(routes!(findings::get_finding_history))
         .routes(routes!(scopes::list_scopes))
+        .routes(routes!(continuous::put_scope))
+        .routes(routes!(continuous::triage_finding))
+        .routes(routes!(continuous::list_jobs, continuous::run_job))
+        .routes(routes!(continuous::get_job))
+        .routes(routes!(continuous::cancel_job))
+        .routes(routes!(continuous::get_paths))
         .routes(routes!(priority::list_policies))
         .routes(routes!(priority::put_policy, priority::delete_policy))
         .routes(routes!(vulnerabilities::get_vulnerability))
