@@ -253,6 +253,11 @@ impl App {
                 .await?;
         }
         report.expired_acceptances = self.expire_acceptances(now).await?;
+        // The day's metric snapshot, once a day (any server; a second one only rewrites it).
+        if !self.store.has_metrics(now.date()).await? {
+            let rows = self.snapshot_metrics(now).await?;
+            tracing::info!(day = %now.date(), rows, "daily metrics snapshot");
+        }
         for scope in self.store.scopes_due(now).await? {
             let Some(next) = next_due(&scope.frequency, now)? else {
                 continue;
@@ -289,6 +294,23 @@ impl App {
             }
         }
         Ok(report)
+    }
+
+    /// Computes and stores the metric snapshot of `now`'s day (see `vantage_store::metrics`);
+    /// returns the rows written.
+    pub async fn snapshot_metrics(&self, now: OffsetDateTime) -> Result<u64, AppError> {
+        let mut periods = Vec::new();
+        for s in self.store.list_scopes().await? {
+            if let Some(first) = next_due(&s.frequency, now)?
+                && let Some(second) = next_due(&s.frequency, first)?
+            {
+                periods.push((s.id.0, (second - first).whole_seconds()));
+            }
+        }
+        Ok(self
+            .store
+            .snapshot_metrics(now.date(), now, &periods)
+            .await?)
     }
 
     /// Queues a scope's collectors now (`jobs run --scope`), outside its schedule.

@@ -135,6 +135,29 @@ both_backends! {
         scan(&app, web, &["CVE-2030-0101", "CVE-2030-0103"], day(4)).await;
         assert_eq!(finding(&app, "CVE-2030-0103").await.status, FindingStatus::Reopened);
 
+        // The day's metrics: open by priority, SLA compliance, coverage, assets.
+        let rows = app.store.snapshot_metrics(day(4).date(), day(4), &[(dmz.0, 86_400)]).await.unwrap();
+        assert!(rows > 0);
+        let m = app.store.metrics(day(4).date(), day(4).date(), None, None).await.unwrap();
+        let get = |scope: i64, metric: &str, dim: &str| {
+            m.iter().find(|r| r.scope_id == scope && r.metric == metric && r.dim == dim).map(|r| r.value)
+        };
+        assert_eq!(get(0, "open_findings", "p1"), Some(1.0), "{m:?}");
+        assert_eq!(get(0, "open_findings", "p4"), Some(1.0), "{m:?}");
+        assert_eq!(get(dmz.0, "open_findings", "p1"), Some(1.0), "{m:?}");
+        assert_eq!(get(0, "sla_compliance", "all"), Some(1.0), "{m:?}");
+        assert_eq!(get(0, "assets_live", "all"), Some(1.0), "{m:?}");
+        assert_eq!(get(0, "assets_added", "all"), Some(0.0), "{m:?}");
+        // The asset was last seen (as an asset) on day 0: not covered by a daily scope on day 4.
+        assert_eq!(get(dmz.0, "scan_coverage", "all"), Some(0.0), "{m:?}");
+        assert!(app.store.has_metrics(day(4).date()).await.unwrap());
+        // Past due on day 8: compliance drops to 1/2; re-taking a day replaces it.
+        app.store.snapshot_metrics(day(8).date(), day(8), &[]).await.unwrap();
+        let m8 = app.store.metrics(day(8).date(), day(8).date(), Some(0), Some("sla_compliance")).await.unwrap();
+        assert_eq!(m8.iter().map(|r| r.value).collect::<Vec<_>>(), [0.5]);
+        app.store.snapshot_metrics(day(8).date(), day(8), &[]).await.unwrap();
+        assert_eq!(app.store.metrics(day(8).date(), day(8).date(), Some(0), Some("sla_compliance")).await.unwrap().len(), 1);
+
         // SLA: 0101 is P1 (7 days) since day 0: breached from day 7 on.
         let a = finding(&app, "CVE-2030-0101").await;
         assert_eq!(a.priority, Some(vantage_domain::Priority::P1));

@@ -367,6 +367,15 @@ both_backends! {
         assert_eq!(api.get_as("/api/v1/paths", &viewer).await.0, StatusCode::BAD_REQUEST);
         assert_eq!(api.get_as("/api/v1/paths?to=prod", &viewer).await.0, StatusCode::NOT_FOUND);
         assert_eq!(api.get_as("/api/v1/paths?to=lab", &viewer).await.0, StatusCode::OK);
+
+        // Metrics: today's snapshot; the viewer sees the lab's rows only.
+        api.app.snapshot_metrics(OffsetDateTime::now_utc()).await.unwrap();
+        let (st, all) = api.get("/api/v1/metrics?metric=open_findings").await;
+        assert_eq!(st, StatusCode::OK, "{all}");
+        assert!(all.as_array().unwrap().iter().any(|r| r["scope_id"] == 0 && r["dim"] == "p1"), "{all}");
+        let (_, mine) = api.get_as("/api/v1/metrics", &viewer).await;
+        assert!(mine.as_array().unwrap().iter().all(|r| r["scope_id"] != 0), "{mine}");
+        assert_eq!(api.get("/api/v1/metrics?from=yesterday").await.0, StatusCode::BAD_REQUEST);
     }
 
     async fn priority_policies_are_read_by_all_and_edited_by_analysts(db) {

@@ -117,6 +117,10 @@ pub enum Command {
 The analysis also marks every finding on no known path (`on_attack_path: false` in \
 `findings list --format json`).")]
     Paths(PathsArgs),
+    /// Daily metric snapshots for dashboards: open findings by scope × priority, MTTR, SLA
+    /// compliance, scan coverage, assets added and decommissioned. `serve` takes one a day.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// Local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -973,6 +977,32 @@ pub enum JobsCommand {
     Cancel {
         /// Job id.
         id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Take today's snapshot now (replacing today's, if any).
+    Snapshot,
+    /// Stored snapshots.
+    #[command(after_help = "Examples:\n  \
+        vantage metrics show --days 30 --metric open_findings --format csv\n  \
+        vantage metrics show --scope Production --format json\n\n\
+Metrics: open_findings (by priority), mttr_days (by priority, findings fixed in the 30 days \
+before), sla_compliance, scan_coverage, assets_live, assets_added, assets_decommissioned. \
+Scope 0 is every asset.")]
+    Show {
+        /// Days back from today.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Only this scope (name).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Only this metric.
+        #[arg(long)]
+        metric: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
     },
 }
 

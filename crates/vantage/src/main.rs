@@ -93,6 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(c) => commands::network::import(config, c).await,
         Command::Users(c) => commands::accounts::users(config, c).await,
         Command::Jobs(c) => commands::continuous::jobs(config, c).await,
+        Command::Metrics(c) => commands::continuous::metrics(config, c).await,
         Command::Paths(a) => commands::continuous::paths(config, a).await,
         Command::Credentials(c) => commands::accounts::credentials(config, c).await,
         Command::Discover(c) => commands::discover::run(config, c).await,

@@ -389,3 +389,85 @@ pub(crate) async fn put_scope(
         .await?;
     Ok(Json(applied.remove(0)))
 }
+
+/// Filters of the metrics.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MetricParams {
+    /// First day, YYYY-MM-DD (default: 30 days ago).
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (default: today).
+    to: Option<String>,
+    /// Scope id (0: every asset).
+    scope: Option<i64>,
+    /// open_findings, mttr_days, sla_compliance, scan_coverage, assets_live, assets_added,
+    /// assets_decommissioned.
+    metric: Option<String>,
+}
+
+/// One metric value of a daily snapshot.
+#[derive(Serialize, ToSchema)]
+pub struct MetricValue {
+    /// Day (YYYY-MM-DD).
+    pub day: String,
+    /// Scope id (0: every asset).
+    pub scope_id: i64,
+    /// Metric.
+    pub metric: String,
+    /// Dimension (a priority or `all`).
+    pub dim: String,
+    /// Value.
+    pub value: f64,
+}
+
+/// Daily metric snapshots; a caller restricted to some scopes gets theirs only (not scope 0).
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", params(MetricParams),
+    responses(
+        (status = 200, description = "Values by day, scope, metric, dimension", body = Vec<MetricValue>),
+        (status = 400, description = "Invalid filter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+pub(crate) async fn get_metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<MetricParams>, QueryRejection>,
+) -> Result<Json<Vec<MetricValue>>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let date = |s: Option<String>, default: time::Date| match s.filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => time::Date::parse(&s, &fmt)
+            .map_err(|_| ApiError::bad_request(format!("`{s}` is not a date (YYYY-MM-DD)"))),
+    };
+    let today = OffsetDateTime::now_utc().date();
+    let from = date(p.from, today - time::Duration::days(30))?;
+    let to = date(p.to, today)?;
+    let rows = state
+        .app
+        .store
+        .metrics(
+            from,
+            to,
+            p.scope,
+            p.metric.as_deref().filter(|m| !m.is_empty()),
+        )
+        .await
+        .map_err(vantage_app::AppError::from)?;
+    let visible = caller.visible_scopes();
+    Ok(Json(
+        rows.into_iter()
+            .filter(|r| {
+                visible
+                    .as_ref()
+                    .is_none_or(|v| v.iter().any(|s| s.0 == r.scope_id))
+            })
+            .map(|r| MetricValue {
+                day: r.day,
+                scope_id: r.scope_id,
+                metric: r.metric,
+                dim: r.dim,
+                value: r.value,
+            })
+            .collect(),
+    ))
+}

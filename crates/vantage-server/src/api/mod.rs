@@ -43,6 +43,7 @@ use crate::error::ApiError;
         (name = "vulnerabilities", description = "The knowledge base (encyclopedia)"),
         (name = "jobs", description = "Durable jobs: scheduled and requested scans, inventories, discoveries"),
         (name = "paths", description = "Attack paths to critical assets and their choke points"),
+        (name = "metrics", description = "Daily metric snapshots for dashboards"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +75,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(continuous::get_job))
         .routes(routes!(continuous::cancel_job))
         .routes(routes!(continuous::get_paths))
+        .routes(routes!(continuous::get_metrics))
         .routes(routes!(priority::list_policies))
         .routes(routes!(priority::put_policy, priority::delete_policy))
         .routes(routes!(vulnerabilities::get_vulnerability))

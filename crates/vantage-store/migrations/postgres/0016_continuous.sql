@@ -28,7 +28,7 @@ CREATE INDEX jobs_scope ON jobs (scope_id, id);
 CREATE INDEX jobs_kind ON jobs (kind, id);
 
 CREATE TABLE metric_snapshots (
-    day      DATE NOT NULL,
+    day      TEXT NOT NULL,
     scope_id BIGINT NOT NULL,
     metric   TEXT NOT NULL,
     dim      TEXT NOT NULL,

@@ -420,3 +420,74 @@ impl Row for vantage_app::paths::ChokePoint {
         ]
     }
 }
+
+impl Row for vantage_store::MetricRow {
+    fn headers() -> &'static [&'static str] {
+        &["day", "scope", "metric", "dim", "value"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.day.clone(),
+            self.scope_id.to_string(),
+            self.metric.clone(),
+            self.dim.clone(),
+            format!("{:.3}", self.value),
+        ]
+    }
+}
+
+/// `vantage metrics …`.
+pub async fn metrics(config: Config, c: crate::cli::MetricsCommand) -> anyhow::Result<()> {
+    let app = super::open(config).await?;
+    let r = run_metrics(&app, c).await;
+    app.store.close().await;
+    r
+}
+
+async fn run_metrics(app: &vantage_app::App, c: crate::cli::MetricsCommand) -> anyhow::Result<()> {
+    let now = OffsetDateTime::now_utc();
+    match c {
+        crate::cli::MetricsCommand::Snapshot => {
+            let started = std::time::Instant::now();
+            let rows = app.snapshot_metrics(now).await?;
+            writeln!(
+                std::io::stdout(),
+                "snapshot of {}: {rows} values in {:.1} s",
+                now.date(),
+                started.elapsed().as_secs_f64()
+            )?;
+        }
+        crate::cli::MetricsCommand::Show {
+            days,
+            scope,
+            metric,
+            format,
+        } => {
+            let scope = match scope {
+                Some(name) => Some(
+                    app.store
+                        .scope_by_name(&name)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::NotFound(format!("scope `{name}` does not exist"))
+                        })?
+                        .id
+                        .0,
+                ),
+                None => None,
+            };
+            let from = now.date() - time::Duration::days(i64::from(days));
+            let rows = app
+                .store
+                .metrics(from, now.date(), scope, metric.as_deref())
+                .await?;
+            let mut p =
+                Printer::new::<vantage_store::MetricRow>(format.format, std::io::stdout().lock());
+            for r in &rows {
+                p.row(r)?;
+            }
+            p.finish()?;
+        }
+    }
+    Ok(())
+}
