@@ -366,6 +366,9 @@ impl App {
         }
         self.store.upsert_findings(&to_write).await?;
         let fixed = self.store.fix_findings(&gone, now).await?;
+        if refresh {
+            self.alert_regressions(&assets, now).await?;
+        }
         Ok((detected, to_write.len() as u64, fixed))
     }
 

@@ -73,6 +73,36 @@ impl App {
         Ok(before)
     }
 
+    /// Raises a `finding_reopened` alert for every finding of these assets that the scan at
+    /// `at` saw again after it had been fixed (a regression); returns how many.
+    pub async fn alert_regressions(
+        &self,
+        assets: &[vantage_domain::AssetId],
+        at: OffsetDateTime,
+    ) -> Result<usize, AppError> {
+        let reopened = self.store.reopened_at(assets, at).await?;
+        for (id, asset, vuln, component) in &reopened {
+            let subject = format!("{vuln} ({component})");
+            let message = format!(
+                "finding {} is back: {vuln} on {component} was fixed and a scan sees it again (a regression)",
+                id.0
+            );
+            self.store
+                .raise_alert(
+                    &vantage_store::NewAlert {
+                        kind: "finding_reopened",
+                        severity: "high",
+                        asset: Some(*asset),
+                        subject: &subject,
+                        message: &message,
+                    },
+                    at,
+                )
+                .await?;
+        }
+        Ok(reopened.len())
+    }
+
     /// Accepted risks whose expiry passed become open again, each audited as
     /// `finding.acceptance_expired`; returns how many.
     pub async fn expire_acceptances(&self, now: OffsetDateTime) -> Result<usize, AppError> {

@@ -567,6 +567,7 @@ impl App {
             .map(|d| crate::inventory::finding_of(asset, d, now))
             .collect();
         self.store.upsert_findings(&new).await?;
+        self.alert_regressions(&[asset], now).await?;
         Ok(Recorded {
             asset,
             host,

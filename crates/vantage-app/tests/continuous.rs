@@ -131,6 +131,12 @@ both_backends! {
         scan(&app, web, &["CVE-2030-0101", "CVE-2030-0103"], day(3)).await;
         let b = finding(&app, "CVE-2030-0103").await;
         assert_eq!((b.status, b.fixed_at, b.lifecycle.reopen_count), (FindingStatus::Reopened, None, 1));
+        // The regression raises one alert (the scan of day 3 saw it again).
+        assert_eq!(app.alert_regressions(&[web], day(3)).await.unwrap(), 1);
+        assert_eq!(app.alert_regressions(&[web], day(4)).await.unwrap(), 0);
+        let alerts = app.store.alerts(10).await.unwrap();
+        assert_eq!(alerts[0].kind, "finding_reopened");
+        assert!(alerts[0].message.contains("CVE-2030-0103"), "{}", alerts[0].message);
         // A later scan that still sees it keeps it reopened (it is open exposure).
         scan(&app, web, &["CVE-2030-0101", "CVE-2030-0103"], day(4)).await;
         assert_eq!(finding(&app, "CVE-2030-0103").await.status, FindingStatus::Reopened);

@@ -449,6 +449,34 @@ impl Store {
         Ok(ids.into_iter().map(FindingId).collect())
     }
 
+    /// Findings of these assets reopened at exactly `at` (the scan time that saw them again):
+    /// (finding, asset, vulnerability, component).
+    pub async fn reopened_at(
+        &self,
+        assets: &[AssetId],
+        at: time::OffsetDateTime,
+    ) -> Result<Vec<(FindingId, AssetId, String, String)>> {
+        let mut out = Vec::new();
+        for chunk in assets.chunks(500) {
+            let sql = format!(
+                "SELECT id, asset_id, vuln_id, component FROM findings WHERE status = 'reopened' \
+                 AND status_changed_at = $1 AND asset_id IN ({})",
+                crate::sql::id_list(chunk.iter().map(|a| a.0))
+            );
+            let rows: Vec<(i64, i64, String, String)> = with_pool!(self, |p| {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(ts(at))
+                    .fetch_all(p)
+                    .await?
+            });
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, a, v, c)| (FindingId(id), AssetId(a), v, c)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Accepted risks whose acceptance ended at or before `now` become open again; returns
     /// their ids (for the audit trail).
     pub async fn expire_accepted_risks(&self, now: time::OffsetDateTime) -> Result<Vec<FindingId>> {

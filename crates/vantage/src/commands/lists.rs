@@ -187,8 +187,18 @@ impl Row for Explained {
             opt(&f.priority),
             f.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
             p.and_then(|p| p.due).map(|d| date(&d)).unwrap_or_default(),
-            p.map(|p| p.result.explanation.clone())
-                .unwrap_or_else(|| "not prioritized yet (vantage findings prioritize)".into()),
+            {
+                let mut e = p
+                    .map(|p| p.result.explanation.clone())
+                    .unwrap_or_else(|| "not prioritized yet (vantage findings prioritize)".into());
+                // The attack-path verdict of the last `vantage paths` run.
+                match f.lifecycle.on_attack_path {
+                    Some(true) => e.push_str("; on an attack path to a critical asset"),
+                    Some(false) => e.push_str("; no known attack path to a critical asset"),
+                    None => {}
+                }
+                e
+            },
             p.and_then(|p| p.result.derived_vector.clone())
                 .unwrap_or_default(),
         ]
