@@ -16,15 +16,15 @@ use std::collections::{HashMap, HashSet};
 
 use std::time::Instant;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
 use vantage_app::seed::{SeedSpec, seed};
 use vantage_app::{App, Config};
-use vantage_store::Backend;
-use vantage_test_utils::TestDb;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use vantage_domain::{ExposureClass, Scope, ScopeId};
+use vantage_store::Backend;
 use vantage_store::{PathFinding, PathInput, PathVuln};
+use vantage_test_utils::TestDb;
 
 const ASSETS: i64 = 10_000;
 const SERVICES_PER_ASSET: i64 = 10;
@@ -70,7 +70,9 @@ fn input() -> (PathInput, Vec<Scope>, HashSet<i64>) {
     }
     let ports = [22, 80, 443, 3306, 5432, 8080, 8443, 25, 53, 3389];
     let services: Vec<(i64, String, i32)> = (1..=ASSETS)
-        .flat_map(|a| (0..SERVICES_PER_ASSET).map(move |i| (a, "tcp".to_string(), ports[i as usize])))
+        .flat_map(|a| {
+            (0..SERVICES_PER_ASSET).map(move |i| (a, "tcp".to_string(), ports[i as usize]))
+        })
         .collect();
     let mut vulns = HashMap::new();
     for v in 0..VULNS {
@@ -79,7 +81,10 @@ fn input() -> (PathInput, Vec<Scope>, HashSet<i64>) {
             x if x < 0.40 => ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", vec![]),
             x if x < 0.55 => ("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", vec![]),
             x if x < 0.90 => ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", vec![]),
-            x if x < 0.95 => ("CVSS:3.1/AV:L/AC:L/PR:H/UI:N/S:U/C:H/I:N/A:N", vec!["CWE-798".to_string()]),
+            x if x < 0.95 => (
+                "CVSS:3.1/AV:L/AC:L/PR:H/UI:N/S:U/C:H/I:N/A:N",
+                vec!["CWE-798".to_string()],
+            ),
             _ => ("CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", vec![]),
         };
         let u: f64 = rng.random();
@@ -173,7 +178,10 @@ async fn stored(backend: Backend, assets: u32, per_asset: u32, metrics_findings:
         again.findings, again.fixed
     );
     let t = Instant::now();
-    let rows = app.snapshot_metrics(OffsetDateTime::now_utc()).await.unwrap();
+    let rows = app
+        .snapshot_metrics(OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     println!(
         "{label}: daily metrics snapshot over {total} findings: {rows} values in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -200,7 +208,10 @@ async fn stored(backend: Backend, assets: u32, per_asset: u32, metrics_findings:
             .unwrap();
         let total = db.store.count_findings().await.unwrap();
         let t = Instant::now();
-        let rows = app.snapshot_metrics(OffsetDateTime::now_utc()).await.unwrap();
+        let rows = app
+            .snapshot_metrics(OffsetDateTime::now_utc())
+            .await
+            .unwrap();
         println!(
             "{label}: daily metrics snapshot over {total} findings: {rows} values in {:.1} s (goal < 30 s)",
             t.elapsed().as_secs_f64()
