@@ -182,6 +182,8 @@ enum Node {
     Foothold(i64),
     Admin(i64),
     Exploit(usize),
+    /// Credentials valid on a scope's members (stolen from one of them).
+    Creds(i64),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -264,10 +266,12 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
 
     let mut g: DiGraph<Node, f64> = DiGraph::new();
     let mut index: HashMap<Node, NodeIndex> = HashMap::new();
-    let mut node =
-        |g: &mut DiGraph<Node, f64>, n: Node| *index.entry(n).or_insert_with(|| g.add_node(n));
-    let internet = node(&mut g, Node::Internet);
-    let mut exploits: Vec<(usize, Use, f64)> = Vec::new();
+    fn add(g: &mut DiGraph<Node, f64>, index: &mut HashMap<Node, NodeIndex>, n: Node) -> NodeIndex {
+        *index.entry(n).or_insert_with(|| g.add_node(n))
+    }
+    let internet = add(&mut g, &mut index, Node::Internet);
+    // How each finding is used and its step probability, by finding index.
+    let mut exploits: Vec<Option<(Use, f64)>> = vec![None; input.findings.len()];
     let mut entry_points = 0;
     for (i, f) in input.findings.iter().enumerate() {
         if !names.contains_key(&f.asset_id) {
@@ -295,7 +299,7 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
                 if ports.is_empty() {
                     continue;
                 }
-                let x = node(&mut g, Node::Exploit(i));
+                let x = add(&mut g, &mut index, Node::Exploit(i));
                 if u == Use::RemotePreAuth
                     && internet_facing(a)
                     && ports.iter().any(|(t, p)| port_exposed(a, t, *p))
@@ -304,35 +308,45 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
                     entry_points += 1;
                 }
                 for z in zones_of(a) {
-                    let zn = node(&mut g, Node::Zone(z));
+                    let zn = add(&mut g, &mut index, Node::Zone(z));
                     g.add_edge(zn, x, w);
                 }
-                let fh = node(&mut g, Node::Foothold(a));
+                let fh = add(&mut g, &mut index, Node::Foothold(a));
                 g.add_edge(x, fh, 0.0);
             }
             Use::LocalEscalation => {
                 let (fh, x, ad) = (
-                    node(&mut g, Node::Foothold(a)),
-                    node(&mut g, Node::Exploit(i)),
-                    node(&mut g, Node::Admin(a)),
+                    add(&mut g, &mut index, Node::Foothold(a)),
+                    add(&mut g, &mut index, Node::Exploit(i)),
+                    add(&mut g, &mut index, Node::Admin(a)),
                 );
                 g.add_edge(fh, x, w);
                 g.add_edge(x, ad, 0.0);
             }
             Use::Credentials => {
-                let (ad, x) = (node(&mut g, Node::Admin(a)), node(&mut g, Node::Exploit(i)));
+                let (ad, x) = (
+                    add(&mut g, &mut index, Node::Admin(a)),
+                    add(&mut g, &mut index, Node::Exploit(i)),
+                );
                 g.add_edge(ad, x, w);
+                // Through one node per scope: edges grow with memberships, not with
+                // findings × members.
                 for s in scopes_of.get(&a).into_iter().flatten() {
-                    for b in members.get(s).into_iter().flatten() {
-                        if *b != a && services.contains_key(b) {
-                            let fb = node(&mut g, Node::Foothold(*b));
-                            g.add_edge(x, fb, 0.0);
+                    let fresh = !index.contains_key(&Node::Creds(*s));
+                    let cn = add(&mut g, &mut index, Node::Creds(*s));
+                    g.add_edge(x, cn, 0.0);
+                    if fresh {
+                        for b in members.get(s).into_iter().flatten() {
+                            if services.contains_key(b) {
+                                let fb = add(&mut g, &mut index, Node::Foothold(*b));
+                                g.add_edge(cn, fb, 0.0);
+                            }
                         }
                     }
                 }
             }
         }
-        exploits.push((i, u, p));
+        exploits[i] = Some((u, p));
     }
     // A foothold reaches its zones.
     let footholds: Vec<(i64, NodeIndex)> = index
@@ -413,11 +427,7 @@ pub fn analyze(input: &PathInput, scopes: &[Scope], targets: &HashSet<i64>) -> A
         while let Some(c) = cur {
             if let Node::Exploit(i) = g[c] {
                 let f = &input.findings[i];
-                let (u, p) = exploits
-                    .iter()
-                    .find(|(j, _, _)| *j == i)
-                    .map(|(_, u, p)| (*u, *p))
-                    .unwrap_or((Use::RemotePreAuth, 0.0));
+                let (u, p) = exploits[i].unwrap_or((Use::RemotePreAuth, 0.0));
                 steps.push(PathStep {
                     finding_id: f.id,
                     vuln_id: f.vuln_id.clone(),
@@ -585,7 +595,7 @@ impl App {
             .map_err(|e| AppError::Invalid(format!("attack-path analysis failed: {e}")))?;
         if to.is_none() {
             self.store
-                .set_attack_path_verdicts(&analysis.on_path_ids)
+                .set_attack_path_verdicts(&analysis.on_path_ids, time::OffsetDateTime::now_utc())
                 .await?;
         }
         Ok(analysis)

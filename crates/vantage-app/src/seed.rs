@@ -395,9 +395,10 @@ pub async fn seed(
         pending_assets.push(asset_id);
         if pending.len() >= 20_000 || n + 1 == spec.assets {
             report.findings += store.upsert_findings(&pending).await?;
-            for a in pending_assets.drain(..) {
-                report.fixed += store.resolve_unseen_findings(a, scan_time, now).await?;
-            }
+            report.fixed += store
+                .resolve_unseen_findings_of(&pending_assets, scan_time, now)
+                .await?;
+            pending_assets.clear();
             pending.clear();
             progress(u64::from(n + 1), u64::from(spec.assets));
         }

@@ -364,6 +364,9 @@ both_backends! {
         let (st, paths) = api.get("/api/v1/paths").await;
         assert_eq!(st, StatusCode::OK, "{paths}");
         assert!(paths["paths"].is_array() && paths["choke_points"].is_array(), "{paths}");
+        // Every finding was analysed: none is on a path (their CVEs have no CVSS vector here).
+        let (_, f) = api.get(&format!("/api/v1/findings/{fid}")).await;
+        assert_eq!(f["lifecycle"]["on_attack_path"], false, "{f}");
         assert_eq!(api.get_as("/api/v1/paths", &viewer).await.0, StatusCode::BAD_REQUEST);
         assert_eq!(api.get_as("/api/v1/paths?to=prod", &viewer).await.0, StatusCode::NOT_FOUND);
         assert_eq!(api.get_as("/api/v1/paths?to=lab", &viewer).await.0, StatusCode::OK);

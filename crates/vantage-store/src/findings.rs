@@ -48,7 +48,8 @@ const FINDING_COLUMNS: &str = "f.id, f.asset_id, a.name AS asset_name, f.vuln_id
     f.component, f.package_id, f.service_id, f.installed_version, f.fixed_version, f.source, f.rule, \
     f.status, f.priority, f.score, f.first_detected, f.last_seen, f.fixed_at, f.advisory, \
     f.confidence, f.reopen_count, v.published, f.accepted_until, f.triage_reason, f.triaged_by, \
-    f.priority_since, f.p1_seconds, f.p2_seconds, f.p3_seconds, f.p4_seconds, f.attack_path, ";
+    f.priority_since, f.p1_seconds, f.p2_seconds, f.p3_seconds, f.p4_seconds, f.attack_path, \
+    (SELECT value FROM settings WHERE key = 'attack_paths.analysed_at') AS paths_analysed_at, ";
 
 /// Findings with their asset, vulnerability and (when prioritized) their context.
 const FINDING_FROM: &str = "findings f JOIN assets a ON a.id = f.asset_id \
@@ -88,6 +89,7 @@ struct FindingRow {
     p3_seconds: i64,
     p4_seconds: i64,
     attack_path: Option<i16>,
+    paths_analysed_at: Option<String>,
     #[sqlx(flatten)]
     prioritization: PrioritizationRow,
 }
@@ -121,7 +123,15 @@ impl TryFrom<FindingRow> for Finding {
             accepted_until: from_opt_ts(r.accepted_until, "finding accepted_until")?,
             triage_reason: r.triage_reason,
             triaged_by: r.triaged_by,
-            on_attack_path: r.attack_path.map(|v| v != 0),
+            // On a path when the last analysis said so; on none when it ran after detection.
+            on_attack_path: match (
+                r.attack_path,
+                r.paths_analysed_at.and_then(|t| t.parse::<i64>().ok()),
+            ) {
+                (Some(1), _) => Some(true),
+                (_, Some(at)) if at >= r.first_detected => Some(false),
+                _ => None,
+            },
         };
         Ok(Finding {
             id: FindingId(r.id),
@@ -612,5 +622,32 @@ impl Store {
                 .await?
                 .rows_affected()
         }))
+    }
+}
+
+impl Store {
+    /// [`Store::resolve_unseen_findings`] for many assets scanned at the same time: one
+    /// statement per 500 assets (one round trip and one commit instead of one per asset).
+    pub async fn resolve_unseen_findings_of(
+        &self,
+        assets: &[AssetId],
+        scan_started_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<u64> {
+        let mut n = 0;
+        for chunk in assets.chunks(500) {
+            let sql = format!(
+                "UPDATE findings SET status = 'fixed', fixed_at = $2, status_changed_at = $2 \
+                 WHERE asset_id IN ({}) AND status IN ('new', 'open', 'reopened') AND last_seen < $1",
+                crate::sql::id_list(chunk.iter().map(|a| a.0))
+            );
+            n += with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ts(scan_started_at))
+                .bind(ts(now))
+                .execute(p)
+                .await?
+                .rows_affected());
+        }
+        Ok(n)
     }
 }

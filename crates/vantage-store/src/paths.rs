@@ -136,16 +136,24 @@ impl Store {
         Ok(input)
     }
 
-    /// Records the analysis's verdict in one transaction: the open findings in `on_path` are on
-    /// a known attack path, every other open finding on none.
-    pub async fn set_attack_path_verdicts(&self, on_path: &[i64]) -> Result<()> {
-        let open = OPEN_STATUSES;
+    /// Records the analysis's verdict in one transaction: the findings in `on_path` are on a
+    /// known attack path; every other finding detected before `at` is on none (only the
+    /// on-path set is written, so a run costs what is on a path, not the whole table).
+    pub async fn set_attack_path_verdicts(
+        &self,
+        on_path: &[i64],
+        at: time::OffsetDateTime,
+    ) -> Result<()> {
         with_pool!(self, |p| {
             let mut tx = p.begin_write().await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE findings SET attack_path = 0 WHERE status IN {open} \
-                 AND (attack_path IS NULL OR attack_path <> 0)"
-            )))
+            sqlx::query("UPDATE findings SET attack_path = NULL WHERE attack_path = 1")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ('attack_paths.analysed_at', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(at.unix_timestamp().to_string())
             .execute(&mut *tx)
             .await?;
             for chunk in on_path.chunks(5000) {

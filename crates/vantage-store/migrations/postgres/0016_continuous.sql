@@ -11,8 +11,10 @@ ALTER TABLE findings ADD COLUMN p1_seconds BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE findings ADD COLUMN p2_seconds BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE findings ADD COLUMN p3_seconds BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE findings ADD COLUMN p4_seconds BIGINT NOT NULL DEFAULT 0;
--- NULL: not analysed; 0: on no known attack path; 1: on at least one path.
+-- 1: on at least one attack path found by the last analysis (settings
+-- `attack_paths.analysed_at` says when); otherwise on no known path if detected before it.
 ALTER TABLE findings ADD COLUMN attack_path SMALLINT;
+CREATE INDEX findings_on_path ON findings (id) WHERE attack_path = 1;
 CREATE INDEX findings_accepted ON findings (accepted_until) WHERE status = 'accepted_risk';
 
 ALTER TABLE scopes ADD COLUMN collectors TEXT NOT NULL DEFAULT '[]';

@@ -83,6 +83,17 @@ where
         .transpose()
 }
 
+/// The id of a scope named on the command line.
+async fn scope_id(app: &vantage_app::App, name: Option<&str>) -> Result<Option<i64>, AppError> {
+    let Some(name) = name else { return Ok(None) };
+    let scope = app.store.scope_by_name(name).await?.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "scope `{name}` does not exist (see `vantage scopes list`)"
+        ))
+    })?;
+    Ok(Some(scope.id.0))
+}
+
 /// `vantage jobs …`.
 pub async fn jobs(config: Config, c: JobsCommand) -> anyhow::Result<()> {
     let app = Arc::new(super::open(config).await?);
@@ -100,19 +111,7 @@ async fn run_jobs(app: &Arc<vantage_app::App>, c: JobsCommand) -> anyhow::Result
             limit,
             format,
         } => {
-            let scope = match scope {
-                Some(name) => Some(
-                    app.store
-                        .scope_by_name(&name)
-                        .await?
-                        .ok_or_else(|| {
-                            AppError::NotFound(format!("scope `{name}` does not exist"))
-                        })?
-                        .id
-                        .0,
-                ),
-                None => None,
-            };
+            let scope = scope_id(app, scope.as_deref()).await?;
             let jobs = app
                 .store
                 .list_jobs(&JobFilter {
@@ -463,19 +462,7 @@ async fn run_metrics(app: &vantage_app::App, c: crate::cli::MetricsCommand) -> a
             metric,
             format,
         } => {
-            let scope = match scope {
-                Some(name) => Some(
-                    app.store
-                        .scope_by_name(&name)
-                        .await?
-                        .ok_or_else(|| {
-                            AppError::NotFound(format!("scope `{name}` does not exist"))
-                        })?
-                        .id
-                        .0,
-                ),
-                None => None,
-            };
+            let scope = scope_id(app, scope.as_deref()).await?;
             let from = now.date() - time::Duration::days(i64::from(days));
             let rows = app
                 .store
