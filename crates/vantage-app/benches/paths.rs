@@ -253,8 +253,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(stored(Backend::Sqlite, assets, per_asset, metrics));
-    if std::env::var("VANTAGE_TEST_POSTGRES").is_ok() {
+    let only = std::env::var("VANTAGE_BENCH_BACKENDS").unwrap_or_default();
+    if !only.contains("postgres") || only.contains("sqlite") {
+        rt.block_on(stored(Backend::Sqlite, assets, per_asset, metrics));
+    }
+    let postgres = std::env::var("VANTAGE_TEST_POSTGRES").is_ok();
+    if postgres && (!only.contains("sqlite") || only.contains("postgres")) {
         rt.block_on(stored(Backend::Postgres, assets, per_asset, metrics));
     }
 }
