@@ -340,9 +340,14 @@ impl App {
     /// Prioritizes every finding whose inputs changed since the last run (all of them the first
     /// time). Safe to run at any time; a run that fails leaves the previous priorities.
     pub async fn prioritize(&self) -> Result<PrioritizeReport, AppError> {
+        self.prioritize_at(OffsetDateTime::now_utc()).await
+    }
+
+    /// [`App::prioritize`] with the clock given (history, due dates and the time findings
+    /// spend in each priority are dated `now`).
+    pub async fn prioritize_at(&self, now: OffsetDateTime) -> Result<PrioritizeReport, AppError> {
         let _running = self.prioritizing.lock().await;
         let started = Instant::now();
-        let now = OffsetDateTime::now_utc();
         let settings = &self.priority_settings().await?;
         let assets_reprofiled = self.store.prepare_priorities(now).await?;
         let contexts = self.store.priority_contexts().await?;

@@ -112,8 +112,8 @@ both_backends! {
         scan(&app, web, &["CVE-2030-0101", "CVE-2030-0103"], day(0)).await;
         let a = finding(&app, "CVE-2030-0101").await;
         assert_eq!(a.status, FindingStatus::New);
-        // Prioritized (P1: KEV and internet-exposed).
-        app.prioritize().await.unwrap();
+        // Prioritized on day 0 (P1: KEV and internet-exposed).
+        app.prioritize_at(day(0)).await.unwrap();
         // Day 1: seen again by a later scan: open.
         scan(&app, web, &["CVE-2030-0101", "CVE-2030-0103"], day(1)).await;
         assert_eq!(finding(&app, "CVE-2030-0101").await.status, FindingStatus::Open);
@@ -169,6 +169,25 @@ both_backends! {
         assert_eq!(a.priority, Some(vantage_domain::Priority::P1));
         assert!(app.store.overdue_findings(day(6)).await.unwrap().is_empty());
         assert_eq!(app.store.overdue_findings(day(8)).await.unwrap(), vec![a.id]);
+
+        // Time in priority: the DMZ stops being internet-facing on day 5; 0101 leaves P1 after
+        // exactly five days in it.
+        app.store.save_scope(&NewScope {
+            exposure: ExposureClass::Isolated,
+            criticality: 4,
+            ..NewScope::named("DMZ")
+        }, true, day(5)).await.unwrap();
+        app.prioritize_at(day(5)).await.unwrap();
+        let moved = finding(&app, "CVE-2030-0101").await;
+        assert_ne!(moved.priority, Some(vantage_domain::Priority::P1), "{moved:?}");
+        assert_eq!(moved.lifecycle.seconds_in_priority[0], 5 * 86_400, "{:?}", moved.lifecycle);
+        app.store.save_scope(&NewScope {
+            exposure: ExposureClass::Internet,
+            criticality: 4,
+            ..NewScope::named("DMZ")
+        }, true, day(5)).await.unwrap();
+        app.prioritize_at(day(5)).await.unwrap();
+        assert_eq!(finding(&app, "CVE-2030-0101").await.priority, Some(vantage_domain::Priority::P1));
 
         // Accepted risk until day 10, audited; a scan does not undo it; it expires on day 10.
         let before = app.triage_finding(a.id, &Triage::AcceptedRisk {
