@@ -229,7 +229,7 @@ fn findings_list_in_every_format_with_filters() {
     ]);
     let csv = text(&o.stdout);
     assert!(csv.starts_with(
-        "id,asset,vulnerability,priority,score,status,component,installed,fixed,source,first_detected\n"
+        "id,asset,vulnerability,priority,score,status,component,installed,fixed,source,first_detected,fixed_at,reopened\n"
     ));
     assert!(
         csv.lines().count() - 1 > n,
