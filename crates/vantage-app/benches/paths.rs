@@ -26,11 +26,16 @@ use vantage_store::Backend;
 use vantage_store::{PathFinding, PathInput, PathVuln};
 use vantage_test_utils::TestDb;
 
-const ASSETS: i64 = 10_000;
 const SERVICES_PER_ASSET: i64 = 10;
-const FINDINGS: usize = 1_000_000;
-const VULNS: usize = 20_000;
 const SCOPES: i64 = 20;
+
+/// The synthetic graph's size: the under `cargo bench`, a smoke under `cargo test`.
+#[derive(Clone, Copy)]
+struct Size {
+    assets: i64,
+    findings: usize,
+    vulns: usize,
+}
 
 fn scope(id: i64) -> Scope {
     Scope {
@@ -58,24 +63,25 @@ fn scope(id: i64) -> Scope {
     }
 }
 
-fn input() -> (PathInput, Vec<Scope>, HashSet<i64>) {
+fn input(size: &Size) -> (PathInput, Vec<Scope>, HashSet<i64>) {
+    let (n_assets, n_findings, n_vulns) = (size.assets, size.findings, size.vulns);
     let mut rng = StdRng::seed_from_u64(7);
-    let assets: Vec<(i64, String)> = (1..=ASSETS).map(|i| (i, format!("srv-{i:05}"))).collect();
+    let assets: Vec<(i64, String)> = (1..=n_assets).map(|i| (i, format!("srv-{i:05}"))).collect();
     let mut memberships = Vec::new();
-    for a in 1..=ASSETS {
+    for a in 1..=n_assets {
         memberships.push((a, 1 + a % SCOPES));
         if rng.random_bool(0.1) {
             memberships.push((a, 1 + rng.random_range(0..SCOPES)));
         }
     }
     let ports = [22, 80, 443, 3306, 5432, 8080, 8443, 25, 53, 3389];
-    let services: Vec<(i64, String, i32)> = (1..=ASSETS)
+    let services: Vec<(i64, String, i32)> = (1..=n_assets)
         .flat_map(|a| {
             (0..SERVICES_PER_ASSET).map(move |i| (a, "tcp".to_string(), ports[i as usize]))
         })
         .collect();
     let mut vulns = HashMap::new();
-    for v in 0..VULNS {
+    for v in 0..n_vulns {
         let r: f64 = rng.random();
         let (vector, cwes) = match r {
             x if x < 0.40 => ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", vec![]),
@@ -98,10 +104,10 @@ fn input() -> (PathInput, Vec<Scope>, HashSet<i64>) {
             },
         );
     }
-    let findings: Vec<PathFinding> = (0..FINDINGS)
+    let findings: Vec<PathFinding> = (0..n_findings)
         .map(|i| {
-            let asset = 1 + rng.random_range(0..ASSETS);
-            let v = (rng.random::<f64>().powi(3) * VULNS as f64) as usize;
+            let asset = 1 + rng.random_range(0..n_assets);
+            let v = (rng.random::<f64>().powi(3) * n_vulns as f64) as usize;
             let service = rng.random_bool(0.2);
             PathFinding {
                 id: i as i64 + 1,
@@ -220,7 +226,22 @@ async fn stored(backend: Backend, assets: u32, per_asset: u32, metrics_findings:
 }
 
 fn main() {
-    let (input, scopes, critical) = input();
+    // `cargo test --benches` runs a smoke of the same code on a small fleet.
+    let is_bench = std::env::args().any(|a| a == "--bench");
+    let size = if is_bench {
+        Size {
+            assets: 10_000,
+            findings: 1_000_000,
+            vulns: 20_000,
+        }
+    } else {
+        Size {
+            assets: 200,
+            findings: 5_000,
+            vulns: 500,
+        }
+    };
+    let (input, scopes, critical) = input(&size);
     let mut times = Vec::new();
     let mut a = None;
     for _ in 0..3 {
@@ -246,9 +267,15 @@ fn main() {
         a.findings_off_path
     );
     drop(input);
-    let assets = env_u32("VANTAGE_BENCH_ASSETS", 10_000);
-    let per_asset = env_u32("VANTAGE_BENCH_FINDINGS_PER_ASSET", 200);
-    let metrics = env_u32("VANTAGE_BENCH_METRICS_FINDINGS", 0);
+    let (assets, per_asset, metrics) = if is_bench {
+        (
+            env_u32("VANTAGE_BENCH_ASSETS", 10_000),
+            env_u32("VANTAGE_BENCH_FINDINGS_PER_ASSET", 200),
+            env_u32("VANTAGE_BENCH_METRICS_FINDINGS", 0),
+        )
+    } else {
+        (100, 10, 2_000)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,12 +7,12 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use vantage_domain::{FindingId, FindingStatus, Job, JobKind, JobLogLine, JobStatus, Role, Triage};
+use vantage_domain::{FindingStatus, Job, JobKind, JobLogLine, JobStatus, Role, Triage};
 use vantage_store::JobFilter;
 
 use super::{parse_param, query_error};
 use crate::AppState;
-use crate::auth::{Caller, check_asset_visible};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 
 fn role_in(caller: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
@@ -70,27 +70,14 @@ pub(crate) async fn triage_finding(
 ) -> Result<Json<TriageResult>, ApiError> {
     let id = path_id(id)?;
     let decision = body(decision)?;
-    let not_found = || ApiError::not_found(format!("finding {id} not found"));
-    let store = &state.app.store;
-    let f = store
-        .finding(FindingId(id))
-        .await
-        .map_err(vantage_app::AppError::from)?
-        .ok_or_else(not_found)?;
-    check_asset_visible(&state, &caller, f.asset_id)
-        .await
-        .map_err(|_| not_found())?;
+    let f = super::findings::visible_finding(&state, &caller, id).await?;
     role_in(&caller, &[Role::Admin, Role::Analyst], "triage")?;
     let actor = format!("user:{}", caller.0.user.username);
     let before = state
         .app
         .triage_finding(f.id, &decision, &actor, OffsetDateTime::now_utc())
         .await?;
-    let finding = store
-        .finding(f.id)
-        .await
-        .map_err(vantage_app::AppError::from)?
-        .ok_or_else(not_found)?;
+    let finding = super::findings::visible_finding(&state, &caller, id).await?;
     Ok(Json(TriageResult { before, finding }))
 }
 

@@ -86,6 +86,15 @@ pub(crate) async fn get_finding(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Finding>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(Json(visible_finding(&state, &caller, id).await?))
+}
+
+/// A finding the caller may see; 404 (existence is not disclosed) otherwise.
+pub(crate) async fn visible_finding(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<Finding, ApiError> {
     let not_found = || ApiError::not_found(format!("finding {id} not found"));
     let f = state
         .app
@@ -94,10 +103,10 @@ pub(crate) async fn get_finding(
         .await
         .map_err(vantage_app::AppError::from)?
         .ok_or_else(not_found)?;
-    check_asset_visible(&state, &caller, f.asset_id)
+    check_asset_visible(state, caller, f.asset_id)
         .await
         .map_err(|_| not_found())?;
-    Ok(Json(f))
+    Ok(f)
 }
 
 /// A finding's priority history, oldest first: every change of its priority or score, with
@@ -115,17 +124,10 @@ pub(crate) async fn get_finding_history(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Vec<PriorityChange>>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let not_found = || ApiError::not_found(format!("finding {id} not found"));
-    let store = &state.app.store;
-    let f = store
-        .finding(FindingId(id))
-        .await
-        .map_err(vantage_app::AppError::from)?
-        .ok_or_else(not_found)?;
-    check_asset_visible(&state, &caller, f.asset_id)
-        .await
-        .map_err(|_| not_found())?;
-    let history = store
+    let f = visible_finding(&state, &caller, id).await?;
+    let history = state
+        .app
+        .store
         .priority_history(f.id)
         .await
         .map_err(vantage_app::AppError::from)?;
