@@ -134,6 +134,7 @@ impl App {
             }
         }
         for (scope, mut ids) in per_scope {
+            // (re-evaluation adds what is missing; the insert ignores existing members)
             ids.sort();
             ids.dedup();
             for chunk in ids.chunks(5000) {
@@ -141,6 +142,60 @@ impl App {
             }
         }
         Ok(out)
+    }
+}
+
+impl App {
+    /// Re-evaluates every scope's rules over the whole live inventory (after scopes are
+    /// applied): assets already stored join the scopes whose rules they now match. Returns the
+    /// number of (asset, scope) pairs matched.
+    pub async fn assign_all_scopes(&self) -> Result<usize, AppError> {
+        let rows = self.store.member_rows().await?;
+        let mut facts: BTreeMap<AssetId, MemberFacts> = rows
+            .assets
+            .into_iter()
+            .map(|(id, kind, name)| {
+                (
+                    AssetId(id),
+                    MemberFacts {
+                        kind: kind.parse().ok(),
+                        name,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        for (a, kind, value) in rows.identifiers {
+            if let Some(f) = facts.get_mut(&AssetId(a)) {
+                match kind.as_str() {
+                    "ip" => f.ips.extend(value.parse::<IpAddr>().ok()),
+                    _ => f
+                        .fqdns
+                        .push(value.trim_end_matches('.').to_ascii_lowercase()),
+                }
+            }
+        }
+        for (a, key, value) in rows.tags {
+            if let Some(f) = facts.get_mut(&AssetId(a)) {
+                // Cloud private addresses are kept as tags (they repeat across networks).
+                if key == "private_ip" {
+                    f.ips.extend(value.parse::<IpAddr>().ok());
+                }
+                f.tags.push(Tag { key, value });
+            }
+        }
+        for (a, provider, account, region) in rows.cloud {
+            if let Some(f) = facts.get_mut(&AssetId(a)) {
+                f.cloud = Some((provider, account, region));
+            }
+        }
+        let facts: Vec<(AssetId, MemberFacts)> = facts.into_iter().collect();
+        Ok(self
+            .assign_scopes(&facts)
+            .await?
+            .values()
+            .map(Vec::len)
+            .sum())
     }
 }
 

@@ -215,8 +215,8 @@ impl App {
     }
 
     /// Applies a scopes document: every scope is checked first (nothing is written when one is
-    /// wrong), then each is created or rewritten by name and audited. Assets join by rule as
-    /// collectors see them.
+    /// wrong), then each is created or rewritten by name and audited, and the stored inventory
+    /// joins the scopes whose rules it matches.
     pub async fn apply_scopes(
         &self,
         doc: &ScopesFile,
@@ -269,6 +269,9 @@ impl App {
                     .collect::<Vec<_>>()
                     .join(","),
             });
+        }
+        if !scopes.is_empty() {
+            self.assign_all_scopes().await?;
         }
         Ok(out)
     }

@@ -232,6 +232,15 @@ both_backends! {
         config.scheduler.max_attempts = 2;
         config.scheduler.retry_base_secs = 30;
         let app = Arc::new(App::from_parts(config, db.store.clone()));
+        // An asset stored before the scopes exist joins by rule when they are applied.
+        let early = app.store.upsert_asset(&NewAsset {
+            kind: AssetKind::Host,
+            name: "early".into(),
+            os: None,
+            identifiers: vec![Identifier::new(IdentifierKind::Ip, "127.0.0.1")],
+            tags: vec![],
+            seen_at: DAY0,
+        }).await.unwrap();
         let doc = vantage_app::scopes::parse_scopes(r#"
             [[scope]]
             name = "lab"
@@ -248,6 +257,9 @@ both_backends! {
         "#, "scopes.toml").unwrap();
         let applied = app.apply_scopes(&doc, "test").await.unwrap();
         assert_eq!(applied.iter().map(|a| (a.name.as_str(), a.action)).collect::<Vec<_>>(), [("lab", "created"), ("quiet", "created")]);
+        let lab_id = app.store.scope_by_name("lab").await.unwrap().unwrap().id;
+        let members = app.store.list_assets(&vantage_domain::AssetFilter { scope: Some(lab_id), limit: 10, ..Default::default() }).await.unwrap().items;
+        assert_eq!(members.iter().map(|a| a.id).collect::<Vec<_>>(), [early]);
         // Applying again updates; a bad document changes nothing and names the scope and field.
         assert_eq!(app.apply_scopes(&doc, "test").await.unwrap()[0].action, "updated");
         let bad = vantage_app::scopes::parse_scopes(r#"

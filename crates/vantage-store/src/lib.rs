@@ -39,7 +39,7 @@ pub use jobs::{ClaimedJob, FinishedJob, JobFilter, Lease};
 pub use knowledge::{ImportLog, ImportTx};
 pub use metrics::MetricRow;
 pub use migrate::LATEST as LATEST_MIGRATION;
-pub use paths::{PathFinding, PathInput, PathVuln};
+pub use paths::{MemberRows, PathFinding, PathInput, PathVuln};
 pub use priority::{ChangedContext, PriorityApplied, PriorityKnowledge, StoredContext};
 pub use remote::{Alert, NewAlert, PinnedKey, SshTarget};
 pub use scopes::NewScope;

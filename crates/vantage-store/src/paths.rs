@@ -169,3 +169,44 @@ impl Store {
         Ok(())
     }
 }
+
+/// The facts scope rules look at, for every live asset, in four reads.
+#[derive(Debug, Clone, Default)]
+pub struct MemberRows {
+    /// (id, kind, name).
+    pub assets: Vec<(i64, String, String)>,
+    /// (asset, kind, value) of `ip`, `fqdn` and `hostname` identifiers.
+    pub identifiers: Vec<(i64, String, String)>,
+    /// (asset, key, value).
+    pub tags: Vec<(i64, String, String)>,
+    /// (asset, provider, account, region).
+    pub cloud: Vec<(i64, String, String, String)>,
+}
+
+impl Store {
+    /// Reads [`MemberRows`] for every live asset (re-evaluating scope rules over the inventory).
+    pub async fn member_rows(&self) -> Result<MemberRows> {
+        let mut m = MemberRows::default();
+        with_pool!(self, |p| {
+            m.assets = sqlx::query_as(
+                "SELECT id, kind, name FROM assets WHERE decommissioned_at IS NULL ORDER BY id",
+            )
+            .fetch_all(p)
+            .await?;
+            m.identifiers = sqlx::query_as(
+                "SELECT asset_id, kind, value FROM asset_identifiers \
+                 WHERE kind IN ('ip', 'fqdn', 'hostname')",
+            )
+            .fetch_all(p)
+            .await?;
+            m.tags = sqlx::query_as("SELECT asset_id, key, value FROM asset_tags")
+                .fetch_all(p)
+                .await?;
+            m.cloud =
+                sqlx::query_as("SELECT asset_id, provider, account, region FROM cloud_resources")
+                    .fetch_all(p)
+                    .await?;
+        });
+        Ok(m)
+    }
+}
