@@ -96,6 +96,63 @@ fn port<'a>(r: &'a NetworkScanReport, ip: &str, port: u16) -> &'a vantage_scan::
 const LAB_PORTS: &str = "1,2222,5432,8443,10025,10097-10099,18080,18443,18444";
 
 both_backends! {
+    /// Attack paths on the lab: an internet-facing edge host and a core host, both running the
+    /// lab's real OpenSSH 9.2p1 (CVE-2023-38408 and others from the real NVD records, found by
+    /// the scan). The core database is reached through the edge's foothold; the edge's SSH
+    /// findings are the way in.
+    async fn attack_paths_through_a_scanned_lab(db) {
+        let net = lab::loopback_net();
+        let (edge_ip, core_ip) = (format!("{net}21"), format!("{net}22"));
+        let _edge = lab::sshd(&edge_ip, 2222);
+        let _core = lab::sshd(&core_ip, 2222);
+        let app = App::from_parts(config(), db.store.clone());
+        import_openssh_cves(&app).await;
+        let doc = vantage_app::scopes::parse_scopes(&format!(r#"
+            [[scope]]
+            name = "edge"
+            ranges = ["{edge_ip}"]
+            exposure = "internet"
+            criticality = 2
+
+            [[scope]]
+            name = "core"
+            ranges = ["{edge_ip}", "{core_ip}"]
+            exposure = "internal"
+            criticality = 5
+        "#), "lab.toml").unwrap();
+        app.apply_scopes(&doc, "test").await.unwrap();
+        scan(&app, &request(&[&edge_ip], "2222", Some("edge"))).await;
+        scan(&app, &request(&[&edge_ip, &core_ip], "2222", Some("core"))).await;
+        app.prioritize().await.unwrap();
+
+        let a = app.attack_paths(None).await.unwrap();
+        let to_core = a.paths.iter().find(|p| p.target == core_ip).unwrap_or_else(|| panic!("no path to the core host: {:?}", a.paths));
+        assert_eq!(to_core.target_scopes, ["core"]);
+        assert_eq!(to_core.steps.len(), 2, "{to_core:?}");
+        assert_eq!(to_core.steps[0].asset, edge_ip, "in through the internet-facing edge: {to_core:?}");
+        assert_eq!(to_core.steps[1].asset, core_ip, "{to_core:?}");
+        assert!(to_core.steps.iter().all(|s| s.vuln_id.starts_with("CVE-") && s.action == "exploit"), "{to_core:?}");
+        assert!(a.entry_points > 0);
+        // The edge host is in the critical scope too: reached in one step.
+        let to_edge = a.paths.iter().find(|p| p.target == edge_ip).unwrap();
+        assert_eq!(to_edge.steps.len(), 1);
+        // Only `core` restricted: the same best path.
+        let only = app.attack_paths(Some("core")).await.unwrap();
+        assert_eq!(only.paths.len(), 2);
+        // The findings on the core host are on a path.
+        let core = app.store.list_findings(&vantage_domain::FindingFilter { limit: 500, ..Default::default() }).await.unwrap();
+        let agent = core.items.iter().find(|f| f.asset_name == core_ip && f.vuln_id.as_str() == "CVE-2023-38408").unwrap();
+        assert_eq!(agent.lifecycle.on_attack_path, Some(true), "{agent:?}");
+        // Take the edge off the internet: no way in, every finding on no known path.
+        let mut edge_doc = doc.clone();
+        edge_doc.scopes.truncate(1);
+        edge_doc.scopes[0].exposure = vantage_domain::ExposureClass::Internal;
+        app.apply_scopes(&edge_doc, "test").await.unwrap();
+        let none = app.attack_paths(None).await.unwrap();
+        assert!(none.paths.is_empty(), "{:?}", none.paths);
+        assert_eq!(none.findings_on_path, 0);
+    }
+
     async fn a_real_lab_is_found_identified_stored_and_kept_alive(db) {
         let net = lab::loopback_net();
         let ip = format!("{net}10");
