@@ -38,29 +38,16 @@ struct Size {
 }
 
 fn scope(id: i64) -> Scope {
-    Scope {
-        id: ScopeId(id),
-        name: format!("s{id}"),
-        description: String::new(),
-        rules: vec![],
+    vantage_store::NewScope {
         exposure: match id {
             1 | 2 => ExposureClass::Internet,
             19 => ExposureClass::Isolated,
             _ => ExposureClass::Internal,
         },
-        cia: Default::default(),
         criticality: if (10..13).contains(&id) { 5 } else { 3 },
-        frequency: vantage_domain::ScanFrequency::Daily,
-        thresholds: Default::default(),
-        sla: Default::default(),
-        priority_policy: "default".into(),
-        priority_model: vantage_domain::PriorityModel::Cvss,
-        decommission_after: 3,
-        collectors: vec![],
-        access: Default::default(),
-        next_run_at: None,
-        last_run_at: None,
+        ..vantage_store::NewScope::named(format!("s{id}"))
     }
+    .to_scope(ScopeId(id))
 }
 
 fn input(size: &Size) -> (PathInput, Vec<Scope>, HashSet<i64>) {

@@ -205,26 +205,11 @@ mod tests {
     use vantage_store::NewScope;
 
     fn scope(id: i64, rules: Vec<MembershipRule>) -> Scope {
-        let n = NewScope::named(format!("s{id}"));
-        Scope {
-            id: ScopeId(id),
-            name: n.name,
-            description: n.description,
+        NewScope {
             rules,
-            exposure: n.exposure,
-            cia: n.cia,
-            criticality: n.criticality,
-            frequency: n.frequency,
-            thresholds: n.thresholds,
-            sla: n.sla,
-            priority_policy: n.priority_policy,
-            priority_model: n.priority_model,
-            decommission_after: n.decommission_after,
-            collectors: n.collectors,
-            access: n.access,
-            next_run_at: None,
-            last_run_at: None,
+            ..NewScope::named(format!("s{id}"))
         }
+        .to_scope(ScopeId(id))
     }
 
     #[test]

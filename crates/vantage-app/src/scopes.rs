@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use vantage_domain::{
-    CiaRequirements, Collector, ExposureClass, MembershipRule, PriorityModel, Scope, ScopeAccess,
-    ScopeId, SlaPolicy, Tag, Thresholds,
+    CiaRequirements, Collector, ExposureClass, MembershipRule, PriorityModel, ScopeAccess, ScopeId,
+    SlaPolicy, Tag, Thresholds,
 };
 use vantage_scan::AddrRange;
 use vantage_store::NewScope;
@@ -169,29 +169,6 @@ pub fn parse_scopes(text: &str, origin: &str) -> Result<ScopesFile, AppError> {
     }
 }
 
-/// The scope a stored row would be, for checks before it is stored.
-fn preview(s: &NewScope) -> Scope {
-    Scope {
-        id: ScopeId(0),
-        name: s.name.clone(),
-        description: s.description.clone(),
-        rules: s.rules.clone(),
-        exposure: s.exposure,
-        cia: s.cia,
-        criticality: s.criticality,
-        frequency: s.frequency.clone(),
-        thresholds: s.thresholds.clone(),
-        sla: s.sla,
-        priority_policy: s.priority_policy.clone(),
-        priority_model: s.priority_model,
-        decommission_after: s.decommission_after,
-        collectors: s.collectors.clone(),
-        access: s.access.clone(),
-        next_run_at: None,
-        last_run_at: None,
-    }
-}
-
 impl App {
     /// Checks a scope before it is stored: its ranges, frequency, priority policy and that its
     /// collectors can build their jobs (ranges for network, domains for external …).
@@ -210,7 +187,7 @@ impl App {
                 s.name, s.priority_policy
             )));
         }
-        self.scope_jobs(&preview(s))?;
+        self.scope_jobs(&s.to_scope(ScopeId(0)))?;
         Ok(())
     }
 
@@ -246,7 +223,7 @@ impl App {
                     actor,
                     &format!("scope.{}", if created { "create" } else { "update" }),
                     ("scope", &id.0.to_string()),
-                    &serde_json::to_string(&preview(s)).unwrap_or_default(),
+                    &serde_json::to_string(&s.to_scope(ScopeId(0))).unwrap_or_default(),
                 )
                 .await?;
             let stored = self

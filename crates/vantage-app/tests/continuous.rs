@@ -378,25 +378,12 @@ fn test_scope(
     exposure: ExposureClass,
     criticality: u8,
 ) -> vantage_domain::Scope {
-    vantage_domain::Scope {
-        id: vantage_domain::ScopeId(id),
-        name: name.into(),
-        description: String::new(),
-        rules: vec![],
+    NewScope {
         exposure,
-        cia: Default::default(),
         criticality,
-        frequency: vantage_domain::ScanFrequency::Manual,
-        thresholds: Default::default(),
-        sla: Default::default(),
-        priority_policy: "default".into(),
-        priority_model: vantage_domain::PriorityModel::Cvss,
-        decommission_after: 3,
-        collectors: vec![],
-        access: Default::default(),
-        next_run_at: None,
-        last_run_at: None,
+        ..NewScope::named(name)
     }
+    .to_scope(vantage_domain::ScopeId(id))
 }
 
 /// A DMZ web server (1) with a remote pre-auth flaw and a local escalation; an internal app

@@ -471,6 +471,21 @@ impl Store {
         row.map(vantage_domain::Job::try_from).transpose()
     }
 
+    /// A job's log as domain values, oldest first.
+    pub async fn job_log_lines(&self, job: i64) -> Result<Vec<vantage_domain::JobLogLine>> {
+        self.job_logs(job)
+            .await?
+            .into_iter()
+            .map(|(at, level, message)| {
+                Ok(vantage_domain::JobLogLine {
+                    at: crate::sql::from_ts(at, "job log at")?,
+                    level,
+                    message,
+                })
+            })
+            .collect()
+    }
+
     /// Jobs, newest first, filtered.
     pub async fn list_jobs(&self, f: &JobFilter) -> Result<Vec<vantage_domain::Job>> {
         use crate::sql::{Arg, Sql, bind_args};

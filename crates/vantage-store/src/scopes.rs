@@ -64,6 +64,30 @@ impl NewScope {
             access: ScopeAccess::default(),
         }
     }
+
+    /// The scope this would be once stored with `id` (never scheduled yet): for checks before
+    /// storing, and for tests and benchmarks that need a `Scope` value.
+    pub fn to_scope(&self, id: ScopeId) -> Scope {
+        Scope {
+            id,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            rules: self.rules.clone(),
+            exposure: self.exposure,
+            cia: self.cia,
+            criticality: self.criticality,
+            frequency: self.frequency.clone(),
+            thresholds: self.thresholds.clone(),
+            sla: self.sla,
+            priority_policy: self.priority_policy.clone(),
+            priority_model: self.priority_model,
+            decommission_after: self.decommission_after,
+            collectors: self.collectors.clone(),
+            access: self.access.clone(),
+            next_run_at: None,
+            last_run_at: None,
+        }
+    }
 }
 
 #[derive(FromRow)]

@@ -182,16 +182,9 @@ pub(crate) async fn get_job(
     let log = state
         .app
         .store
-        .job_logs(id)
+        .job_log_lines(id)
         .await
-        .map_err(vantage_app::AppError::from)?
-        .into_iter()
-        .map(|(at, level, message)| JobLogLine {
-            at: OffsetDateTime::from_unix_timestamp(at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            level,
-            message,
-        })
-        .collect();
+        .map_err(vantage_app::AppError::from)?;
     Ok(Json(JobDetail { job, log }))
 }
 

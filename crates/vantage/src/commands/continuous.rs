@@ -134,18 +134,7 @@ async fn run_jobs(app: &Arc<vantage_app::App>, c: JobsCommand) -> anyhow::Result
                 .job(id)
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("job {id} does not exist")))?;
-            let logs: Vec<vantage_domain::JobLogLine> = app
-                .store
-                .job_logs(id)
-                .await?
-                .into_iter()
-                .map(|(at, level, message)| vantage_domain::JobLogLine {
-                    at: OffsetDateTime::from_unix_timestamp(at)
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                    level,
-                    message,
-                })
-                .collect();
+            let logs = app.store.job_log_lines(id).await?;
             let mut out = std::io::stdout().lock();
             match format.format {
                 Format::Json => {
