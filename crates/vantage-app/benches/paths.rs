@@ -144,31 +144,48 @@ async fn stored(backend: Backend, assets: u32, per_asset: u32, metrics_findings:
     };
     let db = TestDb::new(backend).await;
     let app = App::from_parts(Config::default(), db.store.clone());
-    let spec = SeedSpec {
+    let mut spec = SeedSpec {
         assets,
         findings_per_asset: per_asset,
         seed: 1,
+        round: 0,
     };
+    // The scans are a day apart.
+    let day0 = OffsetDateTime::now_utc() - time::Duration::days(3);
     let t = Instant::now();
-    let first = seed(&db.store, &spec, OffsetDateTime::now_utc(), |_, _| {})
-        .await
-        .unwrap();
+    let first = seed(&db.store, &spec, day0, |_, _| {}).await.unwrap();
     println!(
-        "{label}: first scan of {} assets: {} findings written, {} fixed, in {:.1} s",
+        "{label}: first scan of {} assets: {} findings written, {} fixed, in {:.1} s ({:?})",
         first.assets,
         first.findings,
         first.fixed,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        first.seconds
     );
+    spec.round = 1;
     let t = Instant::now();
-    let again = seed(&db.store, &spec, OffsetDateTime::now_utc(), |_, _| {})
+    let again = seed(&db.store, &spec, day0 + time::Duration::days(1), |_, _| {})
         .await
         .unwrap();
     let lifecycle = t.elapsed().as_secs_f64();
     let total = db.store.count_findings().await.unwrap();
     println!(
-        "{label}: the same scan result applied to the lifecycle ({total} findings: {} seen again, {} fixed): {lifecycle:.1} s (goal < 30 s)",
-        again.findings, again.fixed
+        "{label}: the next scan applied to the lifecycle ({total} findings: {} seen again, new → open; {} no longer seen, fixed): {lifecycle:.1} s (goal < 30 s; {:?})",
+        again.findings, again.fixed, again.seconds
+    );
+    assert!(again.fixed > 0 && again.findings > again.fixed);
+    // Steady state: the findings seen again are open already, only last_seen moves.
+    spec.round = 2;
+    let t = Instant::now();
+    let third = seed(&db.store, &spec, day0 + time::Duration::days(2), |_, _| {})
+        .await
+        .unwrap();
+    println!(
+        "{label}: the scan after (steady state: {} seen again, already open; {} fixed): {:.1} s ({:?})",
+        third.findings,
+        third.fixed,
+        t.elapsed().as_secs_f64(),
+        third.seconds
     );
     let t = Instant::now();
     let rows = app
@@ -195,6 +212,7 @@ async fn stored(backend: Backend, assets: u32, per_asset: u32, metrics_findings:
             assets,
             findings_per_asset: metrics_findings / assets.max(1),
             seed: 2,
+            round: 0,
         };
         seed(&db.store, &spec, OffsetDateTime::now_utc(), |_, _| {})
             .await

@@ -46,6 +46,7 @@ async fn run(backend: Backend, assets: u32, per_asset: u32) -> Report {
         assets,
         findings_per_asset: per_asset,
         seed: 42,
+        round: 0,
     };
     seed(
         &db.store,

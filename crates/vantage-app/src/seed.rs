@@ -4,7 +4,10 @@
 //! assets in two; CVE popularity heavily skewed (a few CVEs affect most assets, a long tail
 //! affects few), like real fleets; priorities skewed toward P3/P4; about 12 % of findings fixed by
 //! a later scan. Asset addresses are synthetic identifiers in 127.0.0.0/8 and are never scanned.
-//! The generator is deterministic for a given seed, and re-running it merges into the same assets.
+//! The generator is deterministic for a given seed, and re-running it merges into the same assets
+//! as a re-scan would: the findings it sees again go new → open, the ones fixed before stay fixed.
+//! Later rounds ([`SeedSpec::round`]) no longer see a few findings each, which the lifecycle
+//! closes as fixed. Assets are recorded a batch per transaction, findings in bulk.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -26,6 +29,11 @@ pub struct SeedSpec {
     pub findings_per_asset: u32,
     /// RNG seed.
     pub seed: u64,
+    /// Which scan of the same fleet this is: 0 writes the fleet as first scanned (about 12 % of
+    /// its findings already fixed by a scan a week before); each later round re-scans it, seeing
+    /// every still-present finding again (new → open) and no longer seeing about 1.7 % of them
+    /// (fixed), as a real re-scan does. Round 0 over an existing fleet is an identical re-scan.
+    pub round: u32,
 }
 
 /// What was generated.
@@ -39,6 +47,22 @@ pub struct SeedReport {
     pub fixed: u64,
     /// Scopes used.
     pub scopes: u64,
+    /// Where the time went, in seconds (benchmarks report it).
+    pub seconds: SeedSeconds,
+}
+
+/// Seconds spent in each phase of [`seed`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SeedSeconds {
+    /// Recording the assets (one sighting each).
+    pub assets: f64,
+    /// Writing the findings (insert or refresh: the lifecycle's new → open, reopened), summed
+    /// over the concurrent writers.
+    pub findings: f64,
+    /// Closing the findings the scan did not see again, summed over the concurrent writers.
+    pub fixed: f64,
+    /// Scope memberships and planner statistics.
+    pub rest: f64,
 }
 
 const OS_MIX: &[(&str, u32)] = &[
@@ -287,6 +311,41 @@ fn address(n: u32) -> String {
     format!("127.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
 }
 
+/// What one batch's write did: findings written, findings fixed, seconds writing, seconds fixing.
+type BatchWrite = Result<(u64, u64, f64, f64), vantage_store::StoreError>;
+
+/// Writes one batch's findings and closes the ones its scan no longer saw, as one scan result.
+async fn write_batch(
+    store: &Store,
+    findings: Vec<NewFinding>,
+    assets: Vec<vantage_domain::AssetId>,
+    scan_time: OffsetDateTime,
+    now: OffsetDateTime,
+) -> BatchWrite {
+    let t = std::time::Instant::now();
+    let written = store.upsert_findings(&findings).await?;
+    let writing = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let fixed = store
+        .resolve_unseen_findings_of(&assets, scan_time, now)
+        .await?;
+    Ok((written, fixed, writing, t.elapsed().as_secs_f64()))
+}
+
+/// Adds a finished batch write to the report.
+fn tally(
+    report: &mut SeedReport,
+    done: Result<BatchWrite, tokio::task::JoinError>,
+) -> Result<(), AppError> {
+    let (written, fixed, writing, fixing) =
+        done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    report.findings += written;
+    report.fixed += fixed;
+    report.seconds.findings += writing;
+    report.seconds.fixed += fixing;
+    Ok(())
+}
+
 /// Generates the data, reporting progress as (assets done, assets total).
 pub async fn seed(
     store: &Store,
@@ -314,9 +373,19 @@ pub async fn seed(
     };
     let scan_time = now - Duration::hours(1);
     let previous_scan = now - Duration::days(8);
-    let mut pending: Vec<NewFinding> = Vec::new();
-    let mut pending_assets = Vec::new();
+    // A batch of assets is generated, then recorded in one transaction, then its findings.
+    let mut batch: Vec<NewAsset> = Vec::new();
+    // Per finding: the index of its asset in the batch, whether only a first scan reports it
+    // (fixed a week ago), the finding.
+    let mut pending: Vec<(usize, bool, NewFinding)> = Vec::new();
+    let mut batch_members: Vec<(usize, usize)> = Vec::new();
     let mut members: Vec<Vec<vantage_domain::AssetId>> = vec![Vec::new(); scope_ids.len()];
+    // SQLite has one writer, and a write overlapping the next batch's asset transaction only
+    // makes it wait (and keeps its WAL from being checkpointed): one batch at a time there.
+    let overlap = store.backend() == vantage_store::Backend::Postgres;
+    let writers = if overlap { 2 } else { 1 };
+    let mut writes = std::collections::VecDeque::new();
+    let mut written = 0;
     for n in 0..spec.assets {
         let os = pick_weighted(&mut rng, OS_MIX);
         let kind = pick_weighted(
@@ -335,7 +404,8 @@ pub async fn seed(
                 "srv"
             }
         );
-        let asset = NewAsset {
+        let index = batch.len();
+        batch.push(NewAsset {
             kind,
             name: name.clone(),
             os: Some(os.to_string()),
@@ -348,8 +418,7 @@ pub async fn seed(
                 value: spec.seed.to_string(),
             }],
             seen_at: scan_time,
-        };
-        let asset_id = store.upsert_asset(&asset).await?;
+        });
         let scope = rng.random_range(0..scope_ids.len());
         let weighted = pick_weighted(
             &mut rng,
@@ -359,17 +428,25 @@ pub async fn seed(
                 .map(|(i, (_, w))| (i, *w))
                 .collect::<Vec<_>>(),
         );
-        members[weighted].push(asset_id);
+        batch_members.push((weighted, index));
         if rng.random_bool(0.1) && scope != weighted {
-            members[scope].push(asset_id);
+            batch_members.push((scope, index));
         }
         let count = rng.random_range(spec.findings_per_asset / 2..=spec.findings_per_asset * 3 / 2);
+        // A CVE drawn twice for one asset is one finding (the same package).
+        let mut drawn = std::collections::HashSet::new();
         for _ in 0..count {
             let (i, cve) = pick_cve(&mut rng);
             let package = PACKAGES[i as usize % PACKAGES.len()];
-            let fixed_later = rng.random_bool(0.12);
-            pending.push(NewFinding {
-                asset_id,
+            let fixed_before = rng.random_bool(0.12);
+            // 5 % of the findings go away in one of the next three re-scans.
+            let gone_in_round = if rng.random_bool(0.05) {
+                rng.random_range(1..=3)
+            } else {
+                u32::MAX
+            };
+            let finding = NewFinding {
+                asset_id: vantage_domain::AssetId(0),
                 vuln_id: cve,
                 evidence: Evidence {
                     component_kind: ComponentKind::Package,
@@ -385,29 +462,68 @@ pub async fn seed(
                 },
                 priority: Some(pick_priority(&mut rng)),
                 score: Some(f64::from(rng.random_range(10..100u32)) / 10.0),
-                seen_at: if fixed_later {
+                seen_at: if fixed_before {
                     previous_scan
                 } else {
                     scan_time
                 },
-            });
+            };
+            if drawn.insert(i) && spec.round < gone_in_round {
+                pending.push((index, fixed_before, finding));
+            }
         }
-        pending_assets.push(asset_id);
         if pending.len() >= 20_000 || n + 1 == spec.assets {
-            report.findings += store.upsert_findings(&pending).await?;
-            report.fixed += store
-                .resolve_unseen_findings_of(&pending_assets, scan_time, now)
-                .await?;
-            pending_assets.clear();
-            pending.clear();
-            progress(u64::from(n + 1), u64::from(spec.assets));
+            let t = std::time::Instant::now();
+            let ids = store.upsert_assets(&batch).await?;
+            report.seconds.assets += t.elapsed().as_secs_f64();
+            report.assets += ids.len() as u64;
+            for (scope, index) in batch_members.drain(..) {
+                members[scope].push(ids[index].0);
+            }
+            // A finding fixed before this fleet's first scan is only reported by that scan
+            // (round 0 creating the asset): a re-scan not seeing it again leaves it fixed.
+            let findings: Vec<NewFinding> = pending
+                .drain(..)
+                .filter(|(index, fixed_before, _)| {
+                    !fixed_before || (spec.round == 0 && ids[*index].1)
+                })
+                .map(|(index, _, mut f)| {
+                    f.asset_id = ids[index].0;
+                    f
+                })
+                .collect();
+            let assets: Vec<vantage_domain::AssetId> = ids.iter().map(|(id, _)| *id).collect();
+            batch.clear();
+            // Each batch is its own transaction, as a scan's results are; on PostgreSQL two are
+            // written at once (two server processes) while the next one is generated.
+            while writes.len() >= writers {
+                let done = writes.pop_front().expect("a write is in flight");
+                tally(&mut report, done.await)?;
+                progress(written, u64::from(spec.assets));
+            }
+            let store = store.clone();
+            writes.push_back(tokio::spawn(async move {
+                write_batch(&store, findings, assets, scan_time, now).await
+            }));
+            written = u64::from(n + 1);
+            if !overlap {
+                while let Some(done) = writes.pop_front() {
+                    tally(&mut report, done.await)?;
+                }
+                progress(written, u64::from(spec.assets));
+            }
         }
-        report.assets += 1;
     }
+    while let Some(done) = writes.pop_front() {
+        tally(&mut report, done.await)?;
+    }
+    progress(u64::from(spec.assets), u64::from(spec.assets));
+    let t = std::time::Instant::now();
     for ((scope, _), ids) in scope_ids.iter().zip(&members) {
         store.add_scope_members(*scope, ids).await?;
     }
     store.refresh_statistics().await?;
+    report.seconds.rest = t.elapsed().as_secs_f64();
     Ok(report)
 }
 

@@ -93,7 +93,60 @@ async fn finding(app: &App, cve: &str) -> Finding {
         .unwrap()
 }
 
+/// Findings by status over the whole store (a page is enough for the small fleets here).
+async fn by_status(app: &App) -> std::collections::BTreeMap<FindingStatus, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = app
+            .store
+            .list_findings(&FindingFilter {
+                status: StatusFilter::All,
+                limit: 1000,
+                cursor,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for f in &page.items {
+            *counts.entry(f.status).or_insert(0) += 1;
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(vantage_domain::Cursor::decode(&next).unwrap()),
+            None => return counts,
+        }
+    }
+}
+
 both_backends! {
+    async fn seeded_rescans_follow_the_lifecycle(db) {
+        use vantage_app::seed::{SeedSpec, seed};
+        let app = App::from_parts(Config::default(), db.store.clone());
+        let mut spec = SeedSpec { assets: 40, findings_per_asset: 30, seed: 3, round: 0 };
+        let first = seed(&app.store, &spec, day(0), |_, _| {}).await.unwrap();
+        let counts = by_status(&app).await;
+        assert_eq!(counts.get(&FindingStatus::Fixed).copied().unwrap_or(0) as u64, first.fixed);
+        assert!(first.fixed > 0);
+        let new = counts[&FindingStatus::New];
+        // The same round again is an identical re-scan: every new finding is open now, the
+        // ones fixed before stay fixed (nothing reopened), nothing else is fixed.
+        let again = seed(&app.store, &spec, day(1), |_, _| {}).await.unwrap();
+        assert_eq!(again.fixed, 0);
+        let counts = by_status(&app).await;
+        assert_eq!(counts.get(&FindingStatus::Open), Some(&new));
+        assert_eq!(counts.get(&FindingStatus::New), None);
+        assert_eq!(counts.get(&FindingStatus::Reopened), None);
+        assert_eq!(counts[&FindingStatus::Fixed] as u64, first.fixed);
+        // The next round no longer sees a few: those are fixed on its day, the rest stay open.
+        spec.round = 1;
+        let next = seed(&app.store, &spec, day(2), |_, _| {}).await.unwrap();
+        assert!(next.fixed > 0 && next.fixed < next.findings / 10, "{next:?}");
+        let counts = by_status(&app).await;
+        assert_eq!(counts[&FindingStatus::Open] as u64, next.findings);
+        assert_eq!(counts[&FindingStatus::Fixed] as u64, first.fixed + next.fixed);
+        assert_eq!(counts.get(&FindingStatus::Reopened), None);
+    }
+
     async fn the_lifecycle_over_simulated_days(db) {
         let app = App::from_parts(Config::default(), db.store.clone());
         let o = ImportOptions::default();

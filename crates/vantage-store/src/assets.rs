@@ -164,6 +164,34 @@ impl Store {
         Ok(AssetId(id))
     }
 
+    /// [`Store::upsert_asset`] for many sightings in one transaction (all or nothing): one
+    /// commit instead of one per asset. Returns each asset's id, in the order given, and whether
+    /// this call created it.
+    pub async fn upsert_assets(&self, assets: &[NewAsset]) -> Result<Vec<(AssetId, bool)>> {
+        if let Some(a) = assets.iter().find(|a| a.identifiers.is_empty()) {
+            return Err(StoreError::Invalid(format!(
+                "asset `{}` has no identifier",
+                a.name
+            )));
+        }
+        let (before, ids): (i64, Vec<i64>) = with_pool!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM assets")
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut ids = Vec::with_capacity(assets.len());
+            for a in assets {
+                ids.push(upsert_in_tx!(tx, a));
+            }
+            tx.commit().await?;
+            (before, ids)
+        });
+        Ok(ids
+            .into_iter()
+            .map(|id| (AssetId(id), id > before))
+            .collect())
+    }
+
     /// One asset with its identifiers, tags and scopes.
     pub async fn asset(&self, id: AssetId) -> Result<Option<Asset>> {
         let sql = format!("SELECT {ASSET_COLUMNS} FROM assets a WHERE a.id = $1");

@@ -134,6 +134,7 @@ pub async fn dev(config: Config, c: DevCommand) -> anyhow::Result<()> {
         assets,
         findings_per_asset,
         seed: rng_seed,
+        round: 0,
     };
     let mut err = std::io::stderr();
     let report = seed(
