@@ -18,6 +18,7 @@ pub mod kubernetes;
 pub mod lifecycle;
 pub mod membership;
 pub mod network;
+pub mod patch;
 pub mod paths;
 pub mod prioritize;
 pub mod queries;

@@ -651,3 +651,30 @@ impl Store {
         Ok(n)
     }
 }
+
+impl Store {
+    /// The vulnerabilities among `ids` that are in CISA's KEV catalog.
+    pub async fn kev_among(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let mut q = Sql::new("SELECT cve FROM kev_entries WHERE cve IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(Arg::Text(id.clone()));
+            }
+            q.push(")");
+            let rows: Vec<String> = with_pool!(self, |p| {
+                bind_args!(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(q.text.clone())),
+                    &q.args
+                )
+                .fetch_all(p)
+                .await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}

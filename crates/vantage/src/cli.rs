@@ -121,6 +121,11 @@ The analysis also marks every finding on no known path (`on_attack_path: false` 
     /// compliance, scan coverage, assets added and decommissioned. `serve` takes one a day.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Patch plans: open findings grouped into remediation units (upgrade a package to the
+    /// smallest version that fixes all its findings, remove a package with no fix, upgrade an
+    /// end-of-life OS) with the commands for the asset's package manager.
+    #[command(subcommand)]
+    Patch(PatchCommand),
     /// Local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -1004,6 +1009,45 @@ Scope 0 is every asset.")]
         #[command(flatten)]
         format: FormatArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatchCommand {
+    /// The patch plan of an asset or of every asset of a scope, most urgent unit first.
+    #[command(after_help = "Examples:\n  \
+        vantage patch plan --asset web-01\n  \
+        vantage patch plan --asset web-01 --format json\n  \
+        vantage patch plan --scope Production --export shell > patch.sh\n  \
+        vantage patch plan --scope Production --export ansible > patch.yml\n\n\
+Upgrade units name the smallest version that fixes every open finding of the package (the \
+highest of the distribution's first fixed versions); the commands upgrade to the repository's \
+newest version, which includes it once the fix is published.")]
+    Plan(PatchPlanArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["asset", "scope"])))]
+pub struct PatchPlanArgs {
+    /// The asset (id, name or identifier).
+    #[arg(long)]
+    pub asset: Option<String>,
+    /// Every live asset of this scope.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print the plan as a reviewed-then-run script instead of a list.
+    #[arg(long, value_enum)]
+    pub export: Option<PatchExport>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+/// Export forms of a patch plan.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PatchExport {
+    /// A POSIX shell script (`set -eu`), one commented block per unit.
+    Shell,
+    /// An Ansible playbook, one play per asset (`ansible.builtin.package`).
+    Ansible,
 }
 
 #[derive(Debug, Args)]

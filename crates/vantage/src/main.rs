@@ -95,6 +95,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(c) => commands::continuous::jobs(config, c).await,
         Command::Metrics(c) => commands::continuous::metrics(config, c).await,
         Command::Paths(a) => commands::continuous::paths(config, a).await,
+        Command::Patch(cli::PatchCommand::Plan(a)) => {
+            commands::continuous::patch_plan(config, a).await
+        }
         Command::Credentials(c) => commands::accounts::credentials(config, c).await,
         Command::Discover(c) => commands::discover::run(config, c).await,
         Command::Alerts { limit, format } => commands::lists::alerts(config, limit, format).await,

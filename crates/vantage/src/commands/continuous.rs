@@ -357,6 +357,70 @@ pub async fn paths(config: Config, a: crate::cli::PathsArgs) -> anyhow::Result<(
     Ok(())
 }
 
+pub async fn patch_plan(config: Config, a: crate::cli::PatchPlanArgs) -> anyhow::Result<()> {
+    use vantage_app::patch::{PlanTarget, RemediationUnit, ansible_playbook, shell_script};
+    let app = super::open(config).await?;
+    let target = match (a.asset, a.scope) {
+        (Some(asset), _) => PlanTarget::Asset(asset),
+        (None, Some(scope)) => PlanTarget::Scope(scope),
+        (None, None) => anyhow::bail!("give --asset or --scope"),
+    };
+    let r = app
+        .patch_plan(&target, None, time::OffsetDateTime::now_utc())
+        .await;
+    app.store.close().await;
+    let units = r?;
+    let mut out = std::io::stdout().lock();
+    match a.export {
+        Some(crate::cli::PatchExport::Shell) => out.write_all(shell_script(&units).as_bytes())?,
+        Some(crate::cli::PatchExport::Ansible) => {
+            out.write_all(ansible_playbook(&units).as_bytes())?
+        }
+        None => {
+            let mut p = Printer::new::<RemediationUnit>(a.format.format, out);
+            for u in &units {
+                p.row(u)?;
+            }
+            p.finish()?;
+        }
+    }
+    Ok(())
+}
+
+impl Row for vantage_app::patch::RemediationUnit {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "asset",
+            "action",
+            "package",
+            "installed",
+            "target",
+            "closes",
+            "kev",
+            "p1",
+            "priority",
+            "commands",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.asset.clone(),
+            serde_json::to_value(self.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            self.package.clone(),
+            opt(&self.installed_version),
+            opt(&self.target_version),
+            self.vulnerabilities.len().to_string(),
+            self.kev.to_string(),
+            self.p1.to_string(),
+            self.priority.map(|p| p.to_string()).unwrap_or_default(),
+            self.commands.join(" && "),
+        ]
+    }
+}
+
 impl Row for vantage_app::paths::AttackPath {
     fn headers() -> &'static [&'static str] {
         &[
