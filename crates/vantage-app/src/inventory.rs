@@ -618,31 +618,13 @@ impl App {
         asset: vantage_domain::AssetId,
         priority: Priority,
     ) -> Result<Vec<Finding>, AppError> {
-        let mut open = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .list_findings(&FindingFilter {
-                    asset: Some(asset),
-                    priority: Some(priority),
-                    status: StatusFilter::Open,
-                    limit: 1000,
-                    cursor: cursor.take(),
-                    ..Default::default()
-                })
-                .await?;
-            open.extend(page.items);
-            match page.next_cursor {
-                Some(c) => {
-                    cursor = Some(
-                        vantage_domain::Cursor::decode(&c)
-                            .map_err(|e| AppError::Invalid(e.to_string()))?,
-                    )
-                }
-                None => return Ok(open),
-            }
-        }
+        self.all_findings(FindingFilter {
+            asset: Some(asset),
+            priority: Some(priority),
+            status: StatusFilter::Open,
+            ..Default::default()
+        })
+        .await
     }
 
     /// Imports an inventory file for an asset (created or updated by name): stores its

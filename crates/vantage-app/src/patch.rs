@@ -329,10 +329,6 @@ pub fn plan_units(
     units
 }
 
-fn decode(cursor: &str) -> Result<vantage_domain::Cursor, AppError> {
-    vantage_domain::Cursor::decode(cursor).map_err(|e| AppError::Invalid(e.to_string()))
-}
-
 fn rank(p: Option<Priority>) -> i16 {
     p.map_or(i16::MAX, Priority::rank)
 }
@@ -432,7 +428,7 @@ impl App {
                         .await?;
                     ids.extend(page.items.iter().map(|a| a.id));
                     match page.next_cursor {
-                        Some(c) => cursor = Some(decode(&c)?),
+                        Some(c) => cursor = crate::queries::decode_cursor(Some(&c))?,
                         None => break,
                     }
                 }
@@ -463,26 +459,14 @@ impl App {
             }
             _ => return Err(AppError::NotFound(format!("no asset with id {id}"))),
         };
-        let mut findings = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .list_findings(&FindingFilter {
-                    asset: Some(id),
-                    status: StatusFilter::Open,
-                    visible_scopes: visible.clone(),
-                    limit: vantage_domain::query::MAX_PAGE_SIZE,
-                    cursor,
-                    ..Default::default()
-                })
-                .await?;
-            findings.extend(page.items);
-            match page.next_cursor {
-                Some(c) => cursor = Some(decode(&c)?),
-                None => break,
-            }
-        }
+        let findings = self
+            .all_findings(FindingFilter {
+                asset: Some(id),
+                status: StatusFilter::Open,
+                visible_scopes: visible,
+                ..Default::default()
+            })
+            .await?;
         let packages = self.store.packages_of(id).await?;
         let mut vulns: Vec<String> = findings
             .iter()

@@ -63,6 +63,25 @@ impl App {
         )))
     }
 
+    /// Every finding a filter matches, read a page of 1,000 at a time (its `limit` and `cursor`
+    /// are ignored).
+    pub(crate) async fn all_findings(
+        &self,
+        mut filter: FindingFilter,
+    ) -> Result<Vec<Finding>, AppError> {
+        filter.limit = vantage_domain::query::MAX_PAGE_SIZE;
+        filter.cursor = None;
+        let mut all = Vec::new();
+        loop {
+            let page = self.store.list_findings(&filter).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => filter.cursor = decode_cursor(Some(&c))?,
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// Resolves an asset reference (id, name or identifier) to exactly one asset.
     pub async fn resolve_asset(&self, reference: &str) -> Result<AssetId, AppError> {
         let ids = self.store.resolve_asset(reference).await?;
@@ -129,7 +148,7 @@ impl App {
     }
 }
 
-fn decode_cursor(c: Option<&str>) -> Result<Option<Cursor>, AppError> {
+pub(crate) fn decode_cursor(c: Option<&str>) -> Result<Option<Cursor>, AppError> {
     c.map(|c| Cursor::decode(c).map_err(|e| AppError::Invalid(e.to_string())))
         .transpose()
 }

@@ -380,12 +380,14 @@ pub async fn seed(
     let mut pending: Vec<(usize, bool, NewFinding)> = Vec::new();
     let mut batch_members: Vec<(usize, usize)> = Vec::new();
     let mut members: Vec<Vec<vantage_domain::AssetId>> = vec![Vec::new(); scope_ids.len()];
-    // SQLite has one writer, and a write overlapping the next batch's asset transaction only
-    // makes it wait (and keeps its WAL from being checkpointed): one batch at a time there.
-    let overlap = store.backend() == vantage_store::Backend::Postgres;
-    let writers = if overlap { 2 } else { 1 };
+    // Writes left running while the next batch is generated: two on PostgreSQL (two server
+    // processes); none on SQLite, whose one writer would only make the next batch's asset
+    // transaction wait (and keep its WAL from being checkpointed).
+    let in_flight = match store.backend() {
+        vantage_store::Backend::Postgres => 2,
+        vantage_store::Backend::Sqlite => 0,
+    };
     let mut writes = std::collections::VecDeque::new();
-    let mut written = 0;
     for n in 0..spec.assets {
         let os = pick_weighted(&mut rng, OS_MIX);
         let kind = pick_weighted(
@@ -494,24 +496,16 @@ pub async fn seed(
                 .collect();
             let assets: Vec<vantage_domain::AssetId> = ids.iter().map(|(id, _)| *id).collect();
             batch.clear();
-            // Each batch is its own transaction, as a scan's results are; on PostgreSQL two are
-            // written at once (two server processes) while the next one is generated.
-            while writes.len() >= writers {
-                let done = writes.pop_front().expect("a write is in flight");
-                tally(&mut report, done.await)?;
-                progress(written, u64::from(spec.assets));
-            }
+            // Each batch is its own transaction, as a scan's results are.
             let store = store.clone();
             writes.push_back(tokio::spawn(async move {
                 write_batch(&store, findings, assets, scan_time, now).await
             }));
-            written = u64::from(n + 1);
-            if !overlap {
-                while let Some(done) = writes.pop_front() {
-                    tally(&mut report, done.await)?;
-                }
-                progress(written, u64::from(spec.assets));
+            while writes.len() > in_flight {
+                let done = writes.pop_front().expect("a write is in flight");
+                tally(&mut report, done.await)?;
             }
+            progress(u64::from(n + 1), u64::from(spec.assets));
         }
     }
     while let Some(done) = writes.pop_front() {
