@@ -27,6 +27,24 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::inventory::InventoryReport;
 
+/// One command run over SSH and what it answered.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CommandLog {
+    /// The command (without any sudo wrapper).
+    pub command: String,
+    /// Exit status (`None`: none sent, or the command could not run).
+    pub status: Option<u32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// One installed package, as a host inventory lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageEntry {
@@ -282,6 +300,72 @@ impl App {
             auth,
             pinned,
         })
+    }
+
+    /// Runs commands one after the other over one SSH session (host key pinned as for an
+    /// inventory: a changed key refuses), as root through sudo when the target says so; stops
+    /// at the first failure. Each command's output and exit status are returned.
+    pub(crate) async fn ssh_run(
+        &self,
+        req: SshRequest,
+        commands: &[String],
+    ) -> Result<Vec<CommandLog>, AppError> {
+        let login = self.ssh_login(req.endpoint, req.auth).await?;
+        let jump = match req.jump {
+            Some((e, a)) => Some(self.ssh_login(e, a).await?),
+            None => None,
+        };
+        let options = SshOptions {
+            connect_timeout: req.connect_timeout,
+            command_timeout: req.command_timeout,
+            max_output: req.max_output,
+            sudo: Sudo::No,
+            jump,
+            legacy_algorithms: req.legacy_algorithms,
+        };
+        let session = vantage_scan::remote::connect(&login, &options)
+            .await
+            .map_err(|e| AppError::Scan(e.into()))?;
+        let mut out = Vec::new();
+        for c in commands {
+            let (line, input) = match &req.sudo {
+                Sudo::No => (c.clone(), None),
+                Sudo::NoPassword => (format!("sudo -n sh -c {}", shell_quote(c)), None),
+                Sudo::Password(p) => (
+                    format!("sudo -S -p '' sh -c {}", shell_quote(c)),
+                    Some(Zeroizing::new(format!("{}\n", &**p).into_bytes())),
+                ),
+            };
+            let o = session
+                .run(
+                    &line,
+                    input.as_deref().map(|v| &v[..]),
+                    req.command_timeout,
+                    req.max_output,
+                )
+                .await;
+            let log = match o {
+                Ok(o) => CommandLog {
+                    command: c.clone(),
+                    status: o.status,
+                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+                },
+                Err(e) => CommandLog {
+                    command: c.clone(),
+                    status: None,
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                },
+            };
+            let ok = log.status == Some(0);
+            out.push(log);
+            if !ok {
+                break;
+            }
+        }
+        session.close().await;
+        Ok(out)
     }
 
     /// Collects over SSH, pinning host keys on first contact; a changed key raises an alert.

@@ -5,6 +5,7 @@
 //! it, so a capability behaves the same through the API and the CLI.
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod auth;
 pub mod cloud;
 pub mod config;
@@ -22,11 +23,13 @@ pub mod patch;
 pub mod paths;
 pub mod prioritize;
 pub mod queries;
+pub mod remediation;
 pub mod schedule;
 pub mod scopes;
 pub mod secrets;
 pub mod seed;
 pub mod sync;
+pub mod tickets;
 
 mod app;
 mod error;

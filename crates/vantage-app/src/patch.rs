@@ -32,7 +32,8 @@ pub enum UnitKind {
 }
 
 impl UnitKind {
-    fn as_str(self) -> &'static str {
+    /// The name used in keys and JSON.
+    pub fn as_str(self) -> &'static str {
         match self {
             UnitKind::UpgradeOs => "upgrade_os",
             UnitKind::Upgrade => "upgrade",

@@ -164,7 +164,7 @@ fn write_key_file(path: &std::path::Path, text: &str) -> Result<(), AppError> {
 }
 
 impl App {
-    fn vault(&self) -> Result<Vault, AppError> {
+    pub(crate) fn vault(&self) -> Result<Vault, AppError> {
         Vault::from_config(&self.config)
     }
 

@@ -537,7 +537,7 @@ impl Session {
     /// output.
     pub async fn run(
         &self,
-        command: &'static str,
+        command: &str,
         stdin: Option<&[u8]>,
         timeout: Duration,
         max_output: usize,

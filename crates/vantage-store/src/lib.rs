@@ -21,6 +21,7 @@ mod jobs;
 mod knowledge;
 mod metrics;
 mod migrate;
+mod mobilize;
 mod paths;
 mod priority;
 mod remote;
@@ -39,6 +40,9 @@ pub use jobs::{ClaimedJob, FinishedJob, JobFilter, Lease};
 pub use knowledge::{ImportLog, ImportTx};
 pub use metrics::MetricRow;
 pub use migrate::LATEST as LATEST_MIGRATION;
+pub use mobilize::{
+    AlertRuleRow, DeliveryRow, IntegrationRow, NewTicket, RemediationRow, TicketChanges, TicketRow,
+};
 pub use paths::{MemberRows, PathFinding, PathInput, PathVuln};
 pub use priority::{ChangedContext, PriorityApplied, PriorityKnowledge, StoredContext};
 pub use remote::{Alert, NewAlert, PinnedKey, SshTarget};

@@ -24,16 +24,16 @@ macro_rules! migrations {
 /// The SQLite migrations.
 pub(crate) fn sqlite() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages", 10 => "0010_cpe_products", 11 => "0011_detection_changes", 12 => "0012_network", 13 => "0013_credentials", 14 => "0014_ssh_images", 15 => "0015_cloud", 16 => "0016_continuous", 17 => "0017_findings_room"),
+        migrations!("sqlite": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages", 10 => "0010_cpe_products", 11 => "0011_detection_changes", 12 => "0012_network", 13 => "0013_credentials", 14 => "0014_ssh_images", 15 => "0015_cloud", 16 => "0016_continuous", 17 => "0017_findings_room", 18 => "0018_mobilization"),
     )
 }
 
 /// The PostgreSQL migrations.
 pub(crate) fn postgres() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages", 10 => "0010_cpe_products", 11 => "0011_detection_changes", 12 => "0012_network", 13 => "0013_credentials", 14 => "0014_ssh_images", 15 => "0015_cloud", 16 => "0016_continuous", 17 => "0017_findings_room"),
+        migrations!("postgres": 1 => "0001_initial", 2 => "0002_knowledge", 3 => "0003_affected", 4 => "0004_distro_fixes", 5 => "0005_exploit_details", 6 => "0006_feed_sync", 7 => "0007_priorities", 8 => "0008_evidence", 9 => "0009_osv_packages", 10 => "0010_cpe_products", 11 => "0011_detection_changes", 12 => "0012_network", 13 => "0013_credentials", 14 => "0014_ssh_images", 15 => "0015_cloud", 16 => "0016_continuous", 17 => "0017_findings_room", 18 => "0018_mobilization"),
     )
 }
 
 /// The number of the newest migration this build knows.
-pub const LATEST: i64 = 17;
+pub const LATEST: i64 = 18;

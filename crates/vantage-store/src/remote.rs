@@ -195,20 +195,25 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?);
-        rows.into_iter()
-            .map(|r| {
-                Ok(Alert {
-                    id: r.0,
-                    at: from_ts(r.1, "alert at")?,
-                    kind: r.2,
-                    severity: r.3,
-                    asset_id: r.4,
-                    subject: r.5,
-                    message: r.6,
-                    acknowledged_at: from_opt_ts(r.7, "alert acknowledged_at")?,
-                })
-            })
-            .collect()
+        alert_rows(rows)
+    }
+
+    /// Alerts by id, in id order.
+    pub async fn alerts_by_id(&self, ids: &[i64]) -> Result<Vec<Alert>> {
+        let mut rows: Vec<AlertRow> = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, at, kind, severity, asset_id, subject, message, acknowledged_at \
+                 FROM alerts WHERE id IN ({}) ORDER BY id",
+                crate::sql::id_list(chunk.iter().copied())
+            );
+            let part: Vec<AlertRow> =
+                with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(p)
+                    .await?);
+            rows.extend(part);
+        }
+        alert_rows(rows)
     }
 
     /// Adds an SSH target to a scope.
@@ -231,6 +236,14 @@ impl Store {
         r.map_err(|e| StoreError::conflict_on_unique(e, "SSH target", &t.endpoint))
     }
 
+    /// Every SSH target.
+    pub async fn ssh_targets_all(&self) -> Result<Vec<SshTarget>> {
+        const SQL: &str = "SELECT id, scope_id, endpoint, credential, jump, jump_credential, sudo \
+             FROM ssh_targets ORDER BY id";
+        let rows: Vec<TargetRow> = with_pool!(self, |p| sqlx::query_as(SQL).fetch_all(p).await?);
+        Ok(rows.into_iter().map(target_of_row).collect())
+    }
+
     /// The SSH targets of a scope.
     pub async fn ssh_targets(&self, scope: ScopeId) -> Result<Vec<SshTarget>> {
         const SQL: &str = "SELECT id, scope_id, endpoint, credential, jump, jump_credential, sudo \
@@ -239,18 +252,7 @@ impl Store {
             .bind(scope.0)
             .fetch_all(p)
             .await?);
-        Ok(rows
-            .into_iter()
-            .map(|r| SshTarget {
-                id: r.0,
-                scope_id: r.1,
-                endpoint: r.2,
-                credential: r.3,
-                jump: r.4,
-                jump_credential: r.5,
-                sudo: r.6,
-            })
-            .collect())
+        Ok(rows.into_iter().map(target_of_row).collect())
     }
 
     /// Removes an SSH target from a scope.
@@ -264,5 +266,34 @@ impl Store {
         .await?
         .rows_affected())
             > 0)
+    }
+}
+
+fn alert_rows(rows: Vec<AlertRow>) -> Result<Vec<Alert>> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(Alert {
+                id: r.0,
+                at: from_ts(r.1, "alert at")?,
+                kind: r.2,
+                severity: r.3,
+                asset_id: r.4,
+                subject: r.5,
+                message: r.6,
+                acknowledged_at: from_opt_ts(r.7, "alert acknowledged_at")?,
+            })
+        })
+        .collect()
+}
+
+fn target_of_row(r: TargetRow) -> SshTarget {
+    SshTarget {
+        id: r.0,
+        scope_id: r.1,
+        endpoint: r.2,
+        credential: r.3,
+        jump: r.4,
+        jump_credential: r.5,
+        sudo: r.6,
     }
 }

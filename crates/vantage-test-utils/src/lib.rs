@@ -6,6 +6,7 @@
 //! There is no silent skip: if PostgreSQL is unreachable the PostgreSQL tests fail and say why.
 #![forbid(unsafe_code)]
 
+pub mod itsm;
 pub mod lab;
 pub mod oci;
 
