@@ -296,13 +296,14 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(id) = id {
+                    let payload = serde_json::json!({"ticket": serde_json::from_str::<serde_json::Value>(&c.content).unwrap_or_default(), "comment": null}).to_string();
                     sqlx::query(
                         "INSERT INTO deliveries (integration_id, ticket_id, action, payload, run_after, created_at) \
                          VALUES ($1, $2, 'create', $3, $4, $4)",
                     )
                     .bind(integration)
                     .bind(id)
-                    .bind(&c.content)
+                    .bind(payload)
                     .bind(t)
                     .execute(&mut *tx)
                     .await?;
@@ -823,7 +824,7 @@ impl Store {
              k.cve || ' (' || k.vendor || ' ' || k.product || ') was added to CISA KEV on ' || k.date_added || ' and affects ' || MIN(a.name), \
              'kev_new:' || k.cve || ':' || CAST(f.asset_id AS TEXT) \
              FROM kev_entries k JOIN findings f ON f.vuln_id = k.cve JOIN assets a ON a.id = f.asset_id \
-             WHERE k.date_added >= $1 AND f.status IN ('new', 'open', 'reopened') \
+             WHERE CAST(k.date_added AS TEXT) >= $1 AND f.status IN ('new', 'open', 'reopened') \
              GROUP BY k.cve, k.vendor, k.product, k.date_added, f.asset_id \
              ON CONFLICT (dedup_key) DO NOTHING";
         Ok(with_pool!(self, |p| sqlx::query(SQL)

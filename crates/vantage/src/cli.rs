@@ -95,14 +95,19 @@ pub enum Command {
     /// printed.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
-    /// Alerts raised by collectors (a changed SSH host key …), newest first.
-    Alerts {
-        /// How many.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[command(flatten)]
-        format: FormatArg,
-    },
+    /// Alerts (new P1, newly in KEV, SLA passed or near, reopened findings, end-of-life OS,
+    /// low scan coverage, changed SSH host keys), newest first; and the rules that send them
+    /// to connectors.
+    #[command(args_conflicts_with_subcommands = true)]
+    Alerts(AlertsArgs),
+    /// Connectors to ITSM and chat tools (Jira, ServiceNow, GLPI, Teams, Slack, e-mail, signed
+    /// webhook): tickets per remediation unit, asset or finding, and alert delivery.
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
+    /// Remediation runs over SSH: dry run, approval, execution in the maintenance window, and
+    /// the re-scan that proves the fix.
+    #[command(subcommand)]
+    Remediate(RemediateCommand),
     /// Durable jobs: scans, inventories and discoveries queued by scopes' schedules (run by
     /// `serve`'s workers), by people, or by other jobs.
     #[command(subcommand)]
@@ -1008,6 +1013,208 @@ Scope 0 is every asset.")]
         metric: Option<String>,
         #[command(flatten)]
         format: FormatArg,
+    },
+}
+
+/// `vantage alerts` (the list) or one of its subcommands.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+    /// How many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Alerts, newest first (the same as `vantage alerts`).
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Alert rules.
+    Rules {
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Adds a rule: these kinds of alert, about this scope, to these connectors.
+    #[command(after_help = "Examples:\n  \
+        vantage alerts add-rule urgent --kind new_p1 --kind kev_new --to slack-secops\n  \
+        vantage alerts add-rule sla --kind sla_breached --kind sla_near --scope Production \\\n      \
+        --to mail-ops --digest-minutes 60\n  \
+        vantage alerts add-rule noisy --kind finding_reopened --to teams --max-per-hour 5\n\n\
+Kinds: new_p1, kev_new, sla_breached, sla_near, finding_reopened, eol_os, coverage_low, \
+ssh_host_key_changed. With --max-per-hour, the last message the limit allows carries \
+everything still waiting as one digest.")]
+    AddRule {
+        /// Unique name.
+        name: String,
+        /// Alert kind (repeat).
+        #[arg(long = "kind", required = true)]
+        kinds: Vec<String>,
+        /// Connector (repeat): teams, slack, email or webhook kinds.
+        #[arg(long = "to", required = true)]
+        to: Vec<String>,
+        /// Only alerts about this scope.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Gather alerts and send one digest every N minutes.
+        #[arg(long, default_value_t = 0)]
+        digest_minutes: u32,
+        /// At most N messages an hour (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        max_per_hour: u32,
+    },
+    /// Removes a rule.
+    RemoveRule {
+        /// Its name.
+        name: String,
+    },
+    /// Raises the alerts the data calls for now, queues what the rules allow and sends it
+    /// (what `serve` does every minute).
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// Adds a connector. Settings are `--set key=value`; secrets are read from environment
+    /// variables (`--secret name=ENV_VAR`) so they never appear in a command line or history.
+    #[command(after_help = "Examples:\n  \
+        JIRA_TOKEN=… vantage integrations add jira --kind jira --set url=https://acme.atlassian.net \\\n      \
+        --set project=SEC --set user=secops@acme.example --secret token=JIRA_TOKEN\n  \
+        SN_PASS=… vantage integrations add snow --kind servicenow --set url=https://acme.service-now.com \\\n      \
+        --set user=vantage.integration --secret password=SN_PASS --grouping asset\n  \
+        GLPI_USER=… GLPI_APP=… vantage integrations add glpi --kind glpi --set url=https://glpi.acme/apirest.php \\\n      \
+        --secret user_token=GLPI_USER --secret app_token=GLPI_APP\n  \
+        HOOK=https://… vantage integrations add slack-secops --kind slack --secret url=HOOK\n  \
+        SMTP_PASS=… vantage integrations add mail-ops --kind email --set host=smtp.acme.example \\\n      \
+        --set from=vantage@acme.example --set to=ops@acme.example --set user=vantage --secret password=SMTP_PASS\n  \
+        KEY=… vantage integrations add hook --kind webhook --set url=https://soar.acme/hook --secret hmac_key=KEY\n\n\
+Settings by kind — jira: url, project, issue_type, api_version (2|3), user, done_transition, \
+priorities, ca_file; servicenow: url, user, table, assignment_group, resolved_state, \
+close_code, ca_file; glpi: url, entity, category, ca_file; email: host, port, tls \
+(starttls|tls|none), user, from, to (repeat), ca_file; webhook: url, ca_file. Secrets — jira: \
+token; servicenow: password; glpi: user_token, app_token; teams/slack: url; email: password; \
+webhook: hmac_key.")]
+    Add {
+        /// Unique name.
+        name: String,
+        /// jira, servicenow, glpi, teams, slack, email or webhook.
+        #[arg(long)]
+        kind: String,
+        /// A setting, `key=value` (repeat; numbers and true/false are typed).
+        #[arg(long = "set")]
+        settings: Vec<String>,
+        /// A secret, `name=ENV_VAR` (repeat): the value is read from that variable.
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
+        /// What one ticket covers: unit (a remediation unit), asset or finding.
+        #[arg(long, default_value = "unit")]
+        grouping: String,
+        /// Only this scope's findings.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Tickets for findings of this priority or more urgent.
+        #[arg(long, default_value = "p4")]
+        min_priority: String,
+        /// Calls per minute at most.
+        #[arg(long, default_value_t = 60)]
+        rate_per_minute: u32,
+    },
+    /// Checks a connector's connection and credentials.
+    Test {
+        /// Its name.
+        name: String,
+    },
+    /// Connectors (secrets are never shown, only their names) and their tickets.
+    List {
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Removes a connector with its tickets and queue.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Brings a ticketing connector's tickets in line with the open findings (queued; add
+    /// --deliver to send now).
+    Sync {
+        /// Its name.
+        name: String,
+        /// Send the queue after syncing.
+        #[arg(long)]
+        deliver: bool,
+    },
+    /// Sends what is due in the queue (what `serve` does continuously).
+    Deliver,
+    /// Calls that failed for good (the dead-letter list); --retry queues them again.
+    DeadLetters {
+        /// Queue them again (all, or the ids given).
+        #[arg(long)]
+        retry: bool,
+        /// Only these ids (with --retry).
+        ids: Vec<i64>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemediateCommand {
+    /// Plans a run for an asset's package upgrades and runs the dry run at once.
+    #[command(after_help = "Examples:\n  \
+        vantage remediate plan --asset web-01\n  \
+        vantage remediate plan --asset web-01 --package openssl --format json\n  \
+        vantage remediate approve 7\n  \
+        vantage remediate run 7\n  \
+        vantage remediate window Production 'sat,sun 22:00-04:00'\n\n\
+The asset must have been inventoried over SSH through a scope's SSH target; the same login \
+runs the package manager (with sudo when the target says so).")]
+    Plan {
+        /// The asset (id, name or identifier).
+        #[arg(long)]
+        asset: String,
+        /// Only these packages (source or binary names; repeat).
+        #[arg(long = "package")]
+        packages: Vec<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Approves a run whose dry run passed (the CLI acts as the local administrator).
+    Approve {
+        /// Run id.
+        id: i64,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Executes an approved run (inside its scope's maintenance window), re-inventories the
+    /// host and verifies the findings are fixed.
+    Run {
+        /// Run id.
+        id: i64,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// One run with its dry run, log and verification, or the latest runs.
+    Show {
+        /// Run id (omit for the list).
+        id: Option<i64>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Sets a scope's maintenance window (`sat,sun 22:00-04:00`, `daily 01:00-03:00`, UTC) or
+    /// clears it (`none`).
+    Window {
+        /// The scope.
+        scope: String,
+        /// The window, or `none`.
+        window: String,
     },
 }
 

@@ -100,7 +100,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Credentials(c) => commands::accounts::credentials(config, c).await,
         Command::Discover(c) => commands::discover::run(config, c).await,
-        Command::Alerts { limit, format } => commands::lists::alerts(config, limit, format).await,
+        Command::Alerts(a) => commands::mobilize::alerts(config, a).await,
+        Command::Integrations(c) => commands::mobilize::integrations(config, c).await,
+        Command::Remediate(c) => commands::mobilize::remediate(config, c).await,
         Command::Tokens(c) => commands::accounts::tokens(config, c).await,
         Command::Config(c) => commands::config_show(&config, &loaded, c),
         Command::Dev(c) => commands::dev(config, c).await,

@@ -8,6 +8,7 @@ pub mod external;
 pub mod inventory;
 pub mod knowledge;
 pub mod lists;
+pub mod mobilize;
 pub mod network;
 pub mod serve;
 
