@@ -355,6 +355,68 @@ impl App {
     }
 }
 
+/// How often `serve` evaluates and dispatches alerts.
+pub const ALERT_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often `serve` re-syncs the tickets of every ticketing connector.
+pub const TICKET_SYNC_PERIOD: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl App {
+    /// `serve`'s mobilization loop: alerts evaluated and dispatched every minute, tickets
+    /// re-synced every 15 minutes, and the delivery queue drained continuously (each connector
+    /// at its own rate). Errors are logged and the loop goes on.
+    pub async fn mobilization_loop(self: std::sync::Arc<Self>) {
+        let start = tokio::time::Instant::now();
+        let (mut next_alerts, mut next_sync) = (start, start + ALERT_PERIOD);
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= next_alerts {
+                next_alerts = now + ALERT_PERIOD;
+                let t = OffsetDateTime::now_utc();
+                match self.evaluate_alerts(t).await {
+                    Ok(e) if e != Evaluation::default() => {
+                        tracing::info!(raised = ?e, "alerts raised")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "alert evaluation failed"),
+                }
+                if let Err(e) = self.dispatch_alerts(t).await {
+                    tracing::warn!(error = %e, "alert dispatch failed");
+                }
+            }
+            if now >= next_sync {
+                next_sync = now + TICKET_SYNC_PERIOD;
+                match self.store.integrations().await {
+                    Ok(list) => {
+                        for i in list.iter().filter(|i| {
+                            i.enabled && Kind::parse(&i.kind).is_ok_and(Kind::keeps_tickets)
+                        }) {
+                            match self.sync_tickets(&i.name, OffsetDateTime::now_utc()).await {
+                                Ok(c) => {
+                                    tracing::info!(integration = %i.name, created = c.created, updated = c.updated, closed = c.closed, "tickets synced")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(integration = %i.name, error = %e, "ticket sync failed")
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "listing integrations failed"),
+                }
+            }
+            let idle = match self.deliver(OffsetDateTime::now_utc()).await {
+                Ok(r) => r == crate::tickets::DeliveryReport::default(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery pass failed");
+                    true
+                }
+            };
+            if idle {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
 fn single(a: &Alert) -> Notice {
     Notice {
         event: format!("alert.{}", a.kind),

@@ -292,6 +292,56 @@ both_backends! {
         assert_eq!(scopes.as_array().unwrap().len(), 1);
     }
 
+    async fn mobilization_endpoints_filter_by_scope_and_role(db) {
+        let api = Api::new(&db).await;
+        let (a, b) = api.seed().await;
+        let s = &api.app.store;
+        let uid = s.create_user("auditor", "x", Role::Viewer, t0()).await.unwrap();
+        let prod = s.scope_by_name("prod").await.unwrap().unwrap().id;
+        s.restrict_user_scopes(uid, &[prod]).await.unwrap();
+        let user = s.user_by_name("auditor").await.unwrap().unwrap().user;
+        let token = api.app.create_api_token(&user, "t", OffsetDateTime::now_utc(), None).await.unwrap();
+        for uri in ["/api/v1/patch-plan?asset=web", "/api/v1/remediations", "/api/v1/integrations", "/api/v1/alerts", "/api/v1/deliveries/dead"] {
+            let req = Request::get(uri).body(Body::empty()).unwrap();
+            assert_eq!(api.call(req).await.0, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        // The admin sees both assets' plans; the auditor only prod's.
+        let (st, plan) = api.get("/api/v1/patch-plan?asset=web").await;
+        assert_eq!(st, StatusCode::OK, "{plan}");
+        assert_eq!(plan[0]["asset_id"], a, "{plan}");
+        assert_eq!(api.get_as("/api/v1/patch-plan?asset=web", &token).await.0, StatusCode::OK);
+        assert_eq!(api.get_as("/api/v1/patch-plan?asset=db", &token).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(api.get(&format!("/api/v1/patch-plan?asset={b}")).await.0, StatusCode::OK);
+        assert_eq!(api.get("/api/v1/patch-plan").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(api.get("/api/v1/patch-plan?asset=web&colour=red").await.0, StatusCode::BAD_REQUEST);
+        // Roles: a viewer cannot plan a run, list connectors or read dead letters.
+        let post = Request::post("/api/v1/remediations")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"asset": "web"}).to_string()))
+            .unwrap();
+        assert_eq!(api.call(post).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(api.get_as("/api/v1/integrations", &token).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(api.get_as("/api/v1/deliveries/dead", &token).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(api.get("/api/v1/integrations").await, (StatusCode::OK, json!([])));
+        // Alerts: only those about visible assets.
+        let raise = |asset: i64, subject: &'static str| vantage_store::NewAlert { kind: "eol_os", severity: "high", asset: Some(vantage_domain::AssetId(asset)), subject, message: "end of life" };
+        s.raise_alert(&raise(a, "web"), t0()).await.unwrap();
+        s.raise_alert(&raise(b, "db"), t0()).await.unwrap();
+        assert_eq!(api.get("/api/v1/alerts").await.1.as_array().unwrap().len(), 2);
+        let (_, mine) = api.get_as("/api/v1/alerts", &token).await;
+        assert_eq!(mine.as_array().unwrap().len(), 1);
+        assert_eq!(mine[0]["subject"], "web");
+        // Planning a run on an asset never inventoried over SSH says why.
+        let post = Request::post("/api/v1/remediations")
+            .header(header::AUTHORIZATION, format!("Bearer {}", api.admin_token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"asset": "web"}).to_string()))
+            .unwrap();
+        let (st, body, _) = api.call(post).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    }
+
     async fn triage_jobs_paths_and_scope_documents_over_http(db) {
         let api = Api::new(&db).await;
         let (a, _b) = api.seed().await;
@@ -456,6 +506,13 @@ fn the_openapi_document_describes_every_route() {
         "/api/v1/priority/policies",
         "/api/v1/priority/policies/{name}",
         "/api/v1/findings/{id}/history",
+        "/api/v1/patch-plan",
+        "/api/v1/remediations",
+        "/api/v1/remediations/{id}/approve",
+        "/api/v1/remediations/{id}/run",
+        "/api/v1/integrations",
+        "/api/v1/alerts",
+        "/api/v1/deliveries/dead",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

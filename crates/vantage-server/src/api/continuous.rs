@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 
-fn role_in(caller: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
+pub(crate) fn role_in(caller: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
     let r = caller.0.user.role;
     if roles.contains(&r) {
         Ok(())

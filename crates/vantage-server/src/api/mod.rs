@@ -5,6 +5,7 @@ mod continuous;
 mod findings;
 mod health;
 mod login;
+mod mobilize;
 mod priority;
 mod scopes;
 mod vulnerabilities;
@@ -44,6 +45,7 @@ use crate::error::ApiError;
         (name = "jobs", description = "Durable jobs: scheduled and requested scans, inventories, discoveries"),
         (name = "paths", description = "Attack paths to critical assets and their choke points"),
         (name = "metrics", description = "Daily metric snapshots for dashboards"),
+        (name = "mobilization", description = "Patch plans, remediation runs, connectors, alerts"),
     )
 )]
 struct ApiDoc;
@@ -76,6 +78,13 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(continuous::cancel_job))
         .routes(routes!(continuous::get_paths))
         .routes(routes!(continuous::get_metrics))
+        .routes(routes!(mobilize::get_patch_plan))
+        .routes(routes!(mobilize::list_runs, mobilize::plan_run))
+        .routes(routes!(mobilize::approve_run))
+        .routes(routes!(mobilize::execute_run))
+        .routes(routes!(mobilize::list_integrations))
+        .routes(routes!(mobilize::list_alerts))
+        .routes(routes!(mobilize::dead_letters))
         .routes(routes!(priority::list_policies))
         .routes(routes!(priority::put_policy, priority::delete_policy))
         .routes(routes!(vulnerabilities::get_vulnerability))

@@ -63,6 +63,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "localhost".into()),
             std::process::id()
         );
+        // Alerts, ticket syncs and the connectors' delivery queue.
+        tokio::spawn(std::sync::Arc::new(app.clone()).mobilization_loop());
         Some(tokio::spawn(
             std::sync::Arc::new(app.clone()).scheduler_loop(worker),
         ))
