@@ -487,6 +487,85 @@ impl App {
     }
 }
 
+/// Whether an advisory id is a Red Hat-family erratum Satellite can apply (RHSA/RHBA/RHEA, and
+/// the rebuilds' ALSA/RLSA/ELSA ids that Satellite and Foreman import the same way).
+fn is_erratum(id: &str) -> bool {
+    ["RHSA-", "RHBA-", "RHEA-", "ALSA-", "RLSA-", "ELSA-"]
+        .iter()
+        .any(|p| id.starts_with(p))
+}
+
+/// Whether an advisory id is a Microsoft KB article.
+fn is_kb(id: &str) -> bool {
+    id.strip_prefix("KB")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Hand-off to Red Hat Satellite: one `hammer job-invocation create` per asset applying the
+/// errata that fix its units (remote execution's "Install errata" feature). Units whose fix
+/// has no erratum id in the data are listed as comments, not dropped.
+pub fn satellite_script(units: &[RemediationUnit]) -> String {
+    let mut out = String::from(
+        "#!/bin/sh\n# Vantage patch plan for Red Hat Satellite: apply the errata that fix the open findings.\n# Review, then run where hammer is configured.\nset -eu\n",
+    );
+    let mut by_asset: BTreeMap<&str, (Vec<&str>, Vec<&RemediationUnit>)> = BTreeMap::new();
+    for u in units {
+        let e = by_asset.entry(u.asset.as_str()).or_default();
+        let errata: Vec<&str> = u
+            .advisories
+            .iter()
+            .map(String::as_str)
+            .filter(|a| is_erratum(a))
+            .collect();
+        if errata.is_empty() {
+            e.1.push(u);
+        }
+        e.0.extend(errata);
+    }
+    for (asset, (mut errata, missing)) in by_asset {
+        errata.sort();
+        errata.dedup();
+        out.push_str(&format!("\n# {asset}\n"));
+        if !errata.is_empty() {
+            out.push_str(&format!(
+                "hammer job-invocation create --feature katello_errata_install --inputs errata={} --search-query {}\n",
+                errata.join(","),
+                crate::hosts::shell_quote(&format!("name = {asset}"))
+            ));
+        }
+        for u in missing {
+            out.push_str(&format!(
+                "# no erratum known for: {} (closes {})\n",
+                u.reason,
+                u.vulnerabilities.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// Hand-off to WSUS: the KB articles to approve, as CSV (asset, kb, closes). Units whose fix
+/// has no KB article in the data are listed with an empty kb.
+pub fn wsus_csv(units: &[RemediationUnit]) -> String {
+    let mut out = String::from("asset,kb,closes\n");
+    for u in units {
+        let kbs: Vec<&str> = u
+            .advisories
+            .iter()
+            .map(String::as_str)
+            .filter(|a| is_kb(a))
+            .collect();
+        let closes = u.vulnerabilities.join(" ");
+        if kbs.is_empty() {
+            out.push_str(&format!("{},,{closes}\n", u.asset));
+        }
+        for kb in kbs {
+            out.push_str(&format!("{},{kb},{closes}\n", u.asset));
+        }
+    }
+    out
+}
+
 /// The plan as a POSIX shell script: one block per unit, commented with what it closes. Meant
 /// to be read before it is run; it stops at the first failing command.
 pub fn shell_script(units: &[RemediationUnit]) -> String {
@@ -595,6 +674,13 @@ mod tests {
             Some(PackageManager::Apk)
         );
         assert_eq!(PackageManager::of_os("windows:11"), None);
+    }
+
+    #[test]
+    fn errata_and_kb_ids_are_recognised() {
+        assert!(is_erratum("RHSA-2024:3339") && is_erratum("ALSA-2024:1234"));
+        assert!(!is_erratum("DSA-5678-1") && !is_erratum("USN-6000-1"));
+        assert!(is_kb("KB5034441") && !is_kb("KB") && !is_kb("KBX1"));
     }
 
     #[test]

@@ -1255,6 +1255,10 @@ pub enum PatchExport {
     Shell,
     /// An Ansible playbook, one play per asset (`ansible.builtin.package`).
     Ansible,
+    /// Red Hat Satellite: `hammer job-invocation create` per asset with the errata to apply.
+    Satellite,
+    /// WSUS: the KB articles to approve, as CSV (asset, kb, closes).
+    Wsus,
 }
 
 #[derive(Debug, Args)]

@@ -376,6 +376,12 @@ pub async fn patch_plan(config: Config, a: crate::cli::PatchPlanArgs) -> anyhow:
         Some(crate::cli::PatchExport::Ansible) => {
             out.write_all(ansible_playbook(&units).as_bytes())?
         }
+        Some(crate::cli::PatchExport::Satellite) => {
+            out.write_all(vantage_app::patch::satellite_script(&units).as_bytes())?
+        }
+        Some(crate::cli::PatchExport::Wsus) => {
+            out.write_all(vantage_app::patch::wsus_csv(&units).as_bytes())?
+        }
         None => {
             let mut p = Printer::new::<RemediationUnit>(a.format.format, out);
             for u in &units {
