@@ -124,12 +124,20 @@ impl App {
         let id = self
             .store
             .create_alert_rule(
-                &r.name,
-                scope,
+                &AlertRuleRow {
+                    id: 0,
+                    name: r.name.clone(),
+                    scope_id: scope,
+                    kinds: String::new(),
+                    integrations: String::new(),
+                    digest_minutes: i32::try_from(r.digest_minutes).unwrap_or(i32::MAX),
+                    max_per_hour: i32::try_from(r.max_per_hour).unwrap_or(i32::MAX),
+                    last_sent_at: None,
+                    window_start: None,
+                    window_count: 0,
+                },
                 &r.kinds,
                 &r.integrations,
-                i32::try_from(r.digest_minutes).unwrap_or(i32::MAX),
-                i32::try_from(r.max_per_hour).unwrap_or(i32::MAX),
                 now,
             )
             .await?;

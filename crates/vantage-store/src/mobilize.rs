@@ -568,33 +568,31 @@ impl Store {
             .rows_affected()))
     }
 
-    /// Stores an alert rule; a name already taken is a conflict.
+    /// Stores an alert rule (`kinds` and `integrations` as lists in the row's text forms are
+    /// built here from `kinds` and `integrations`); a name already taken is a conflict.
     pub async fn create_alert_rule(
         &self,
-        name: &str,
-        scope: Option<i64>,
+        r: &AlertRuleRow,
         kinds: &[String],
         integrations: &[String],
-        digest_minutes: i32,
-        max_per_hour: i32,
         now: OffsetDateTime,
     ) -> Result<i64> {
-        let r: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
+        let res: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {
             sqlx::query_scalar(
             "INSERT INTO alert_rules (name, scope_id, kinds, integrations, digest_minutes, max_per_hour, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
         )
-        .bind(name)
-        .bind(scope)
+        .bind(&r.name)
+        .bind(r.scope_id)
         .bind(format!(",{},", kinds.join(",")))
         .bind(serde_json::to_string(integrations).unwrap_or_default())
-        .bind(digest_minutes)
-        .bind(max_per_hour)
+        .bind(r.digest_minutes)
+        .bind(r.max_per_hour)
         .bind(ts(now))
         .fetch_one(p)
         .await
         });
-        r.map_err(|e| StoreError::conflict_on_unique(e, "alert rule", name))
+        res.map_err(|e| StoreError::conflict_on_unique(e, "alert rule", &r.name))
     }
 
     /// Every alert rule.

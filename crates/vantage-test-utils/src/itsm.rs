@@ -741,7 +741,9 @@ fn glpi(
         ("POST", ["Ticket", id, "ITILFollowup"]) => {
             need_json(h)?;
             let input = &body["input"];
-            if input["itemtype"] != "Ticket" || input["items_id"].to_string() != *id {
+            if input["itemtype"] != "Ticket"
+                || input["items_id"].as_u64().map(|n| n.to_string()).as_deref() != Some(*id)
+            {
                 return Err(
                     "ITILFollowup input needs itemtype Ticket and the ticket's items_id".into(),
                 );

@@ -2,6 +2,7 @@
 //! mobilization (see `vantage_app::tickets`, `alerting` and `remediation`).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use anyhow::Context;
 use time::OffsetDateTime;
@@ -64,23 +65,24 @@ pub async fn alerts(config: Config, a: AlertsArgs) -> anyhow::Result<()> {
                     &actor(),
                 )
                 .await?;
-                eprintln!("alert rule `{name}` added");
+                writeln!(std::io::stderr(), "alert rule `{name}` added")?;
             }
             AlertsCommand::RemoveRule { name } => {
                 if !app.store.remove_alert_rule(&name).await? {
                     anyhow::bail!("no alert rule named `{name}`");
                 }
-                eprintln!("alert rule `{name}` removed");
+                writeln!(std::io::stderr(), "alert rule `{name}` removed")?;
             }
             AlertsCommand::Run => {
                 let now = OffsetDateTime::now_utc();
                 let e = app.evaluate_alerts(now).await?;
                 let queued = app.dispatch_alerts(now).await?;
                 let d = app.deliver(now).await?;
-                println!(
+                writeln!(
+                    std::io::stdout(),
                     "{}",
                     serde_json::json!({"raised": e, "messages_queued": queued, "delivery": d})
-                );
+                )?;
             }
         }
         Ok::<_, anyhow::Error>(())
@@ -173,12 +175,13 @@ pub async fn integrations(config: Config, c: IntegrationsCommand) -> anyhow::Res
                     &actor(),
                 )
                 .await?;
-                eprintln!(
+                writeln!(
+                    std::io::stderr(),
                     "integration `{name}` added; check it with `vantage integrations test {name}`"
-                );
+                )?;
             }
             IntegrationsCommand::Test { name } => {
-                println!("{}", app.test_integration(&name).await?);
+                writeln!(std::io::stdout(), "{}", app.test_integration(&name).await?)?;
             }
             IntegrationsCommand::List { format } => {
                 let mut p =
@@ -190,7 +193,7 @@ pub async fn integrations(config: Config, c: IntegrationsCommand) -> anyhow::Res
             }
             IntegrationsCommand::Remove { name } => {
                 app.remove_integration(&name, &actor()).await?;
-                eprintln!("integration `{name}` removed");
+                writeln!(std::io::stderr(), "integration `{name}` removed")?;
             }
             IntegrationsCommand::Sync { name, deliver } => {
                 let now = OffsetDateTime::now_utc();
@@ -200,7 +203,11 @@ pub async fn integrations(config: Config, c: IntegrationsCommand) -> anyhow::Res
                 } else {
                     None
                 };
-                println!("{}", serde_json::json!({"tickets": c, "delivery": d}));
+                writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::json!({"tickets": c, "delivery": d})
+                )?;
             }
             IntegrationsCommand::Deliver => {
                 let mut total = vantage_app::tickets::DeliveryReport::default();
@@ -209,22 +216,25 @@ pub async fn integrations(config: Config, c: IntegrationsCommand) -> anyhow::Res
                     if d == Default::default() {
                         break;
                     }
-                    eprintln!(
+                    writeln!(
+                        std::io::stderr(),
                         "delivered {} (retry later {}, dead {})",
-                        d.delivered, d.retried, d.dead
-                    );
+                        d.delivered,
+                        d.retried,
+                        d.dead
+                    )?;
                     let stop = d.delivered == 0;
                     total += d;
                     if stop {
                         break;
                     }
                 }
-                println!("{}", serde_json::to_string(&total)?);
+                writeln!(std::io::stdout(), "{}", serde_json::to_string(&total)?)?;
             }
             IntegrationsCommand::DeadLetters { retry, ids, format } => {
                 if retry {
                     let n = app.retry_dead(&ids, &actor()).await?;
-                    eprintln!("{n} calls queued again");
+                    writeln!(std::io::stderr(), "{n} calls queued again")?;
                 } else {
                     let mut p =
                         Printer::new::<DeliveryRow>(format.format, std::io::stdout().lock());
@@ -260,7 +270,12 @@ pub async fn remediate(config: Config, c: RemediateCommand) -> anyhow::Result<()
             } => {
                 let v = app.plan_remediation(&asset, &packages, &actor()).await?;
                 if matches!(format.format, crate::cli::Format::Table) {
-                    eprintln!("dry run ({}):\n{}", v.plan.dry_run, v.dry_run.trim_end());
+                    writeln!(
+                        std::io::stderr(),
+                        "dry run ({}):\n{}",
+                        v.plan.dry_run,
+                        v.dry_run.trim_end()
+                    )?;
                 }
                 show(v, format)?;
             }
@@ -294,7 +309,10 @@ pub async fn remediate(config: Config, c: RemediateCommand) -> anyhow::Result<()
             RemediateCommand::Window { scope, window } => {
                 let w = (window != "none").then_some(window.as_str());
                 app.set_maintenance_window(&scope, w, &actor()).await?;
-                eprintln!("maintenance window of `{scope}`: {window}");
+                writeln!(
+                    std::io::stderr(),
+                    "maintenance window of `{scope}`: {window}"
+                )?;
             }
         }
         Ok::<_, anyhow::Error>(())
