@@ -310,25 +310,15 @@ impl App {
         req: SshRequest,
         commands: &[String],
     ) -> Result<Vec<CommandLog>, AppError> {
-        let login = self.ssh_login(req.endpoint, req.auth).await?;
-        let jump = match req.jump {
-            Some((e, a)) => Some(self.ssh_login(e, a).await?),
-            None => None,
-        };
-        let options = SshOptions {
-            connect_timeout: req.connect_timeout,
-            command_timeout: req.command_timeout,
-            max_output: req.max_output,
-            sudo: Sudo::No,
-            jump,
-            legacy_algorithms: req.legacy_algorithms,
-        };
+        let (command_timeout, max_output) = (req.command_timeout, req.max_output);
+        let (login, mut options) = self.ssh_parts(req).await?;
+        let sudo = std::mem::take(&mut options.sudo);
         let session = vantage_scan::remote::connect(&login, &options)
             .await
             .map_err(|e| AppError::Scan(e.into()))?;
         let mut out = Vec::new();
         for c in commands {
-            let (line, input) = match &req.sudo {
+            let (line, input) = match &sudo {
                 Sudo::No => (c.clone(), None),
                 Sudo::NoPassword => (format!("sudo -n sh -c {}", shell_quote(c)), None),
                 Sudo::Password(p) => (
@@ -340,8 +330,8 @@ impl App {
                 .run(
                     &line,
                     input.as_deref().map(|v| &v[..]),
-                    req.command_timeout,
-                    req.max_output,
+                    command_timeout,
+                    max_output,
                 )
                 .await;
             let log = match o {
@@ -368,12 +358,8 @@ impl App {
         Ok(out)
     }
 
-    /// Collects over SSH, pinning host keys on first contact; a changed key raises an alert.
-    async fn collect_ssh(
-        &self,
-        req: SshRequest,
-        actor: &str,
-    ) -> Result<vantage_scan::remote::RemoteFacts, AppError> {
+    /// The login (with its pinned key) and options of a request.
+    async fn ssh_parts(&self, req: SshRequest) -> Result<(SshLogin, SshOptions), AppError> {
         let login = self.ssh_login(req.endpoint, req.auth).await?;
         let jump = match req.jump {
             Some((e, a)) => Some(self.ssh_login(e, a).await?),
@@ -387,6 +373,16 @@ impl App {
             jump,
             legacy_algorithms: req.legacy_algorithms,
         };
+        Ok((login, options))
+    }
+
+    /// Collects over SSH, pinning host keys on first contact; a changed key raises an alert.
+    async fn collect_ssh(
+        &self,
+        req: SshRequest,
+        actor: &str,
+    ) -> Result<vantage_scan::remote::RemoteFacts, AppError> {
+        let (login, options) = self.ssh_parts(req).await?;
         let collected = collect(&login, &options).await;
         let now = OffsetDateTime::now_utc();
         match collected {

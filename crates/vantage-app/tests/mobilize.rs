@@ -264,6 +264,23 @@ both_backends! {
         hook.with(|s| assert_eq!(s.messages.len() as u64, raised.min(2)));
         slack.assert_clean();
         hook.assert_clean();
+
+        // A year later every finding is past its SLA (P2 30 days, P4 180): one breach alert
+        // each, once; a Debian 10 host (end of life 2024-06-30) raises an end-of-life alert.
+        let old = dir.path().join("old");
+        estate(&old, 1, "1.0-1");
+        std::fs::write(old.join("etc/hostname"), "legacy-01\n").unwrap();
+        std::fs::write(old.join("etc/os-release"), "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"10\"\nVERSION_CODENAME=buster\nID=debian\n").unwrap();
+        app.inventory_local(&old).await.unwrap();
+        let year = later + time::Duration::days(365);
+        let e = app.evaluate_alerts(year).await.unwrap();
+        assert_eq!(e.sla_breached, 5, "{e:?}");
+        assert_eq!(e.eol_os, 1, "{e:?}");
+        let again = app.evaluate_alerts(year + time::Duration::seconds(1)).await.unwrap();
+        assert_eq!((again.sla_breached, again.eol_os), (0, 0), "raised once");
+        let alerts = db.store.alerts(100).await.unwrap();
+        let eol = alerts.iter().find(|a| a.kind == "eol_os").unwrap();
+        assert!(eol.message.contains("legacy-01") && eol.message.contains("end of life since 2024-06-30"), "{}", eol.message);
     }
 
     async fn a_remediation_run_upgrades_a_real_package_and_the_rescan_marks_it_fixed(db) {

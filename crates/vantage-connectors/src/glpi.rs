@@ -39,6 +39,11 @@ pub(crate) struct Glpi {
     client: Client,
 }
 
+fn ticket_id(id: &str) -> Result<u64, SendError> {
+    id.parse()
+        .map_err(|_| SendError::Fatal(format!("glpi: `{id}` is not a ticket id")))
+}
+
 /// GLPI ticket status "solved".
 const SOLVED: u8 = 5;
 
@@ -172,9 +177,7 @@ impl Glpi {
     }
 
     async fn followup(&self, id: &str, text: &str) -> Result<(), SendError> {
-        let items_id: u64 = id
-            .parse()
-            .map_err(|_| SendError::Fatal(format!("glpi: `{id}` is not a ticket id")))?;
+        let items_id = ticket_id(id)?;
         self.call(
             reqwest::Method::POST,
             &format!("Ticket/{items_id}/ITILFollowup"),
@@ -191,9 +194,7 @@ impl Glpi {
         t: &Ticket,
         comment: &str,
     ) -> Result<(), SendError> {
-        let n: u64 = id
-            .parse()
-            .map_err(|_| SendError::Fatal(format!("glpi: `{id}` is not a ticket id")))?;
+        let n = ticket_id(id)?;
         self.call(
             reqwest::Method::PUT,
             &format!("Ticket/{n}"),
@@ -206,9 +207,7 @@ impl Glpi {
 
     pub(crate) async fn close(&self, id: &str, comment: &str) -> Result<(), SendError> {
         self.followup(id, comment).await?;
-        let n: u64 = id
-            .parse()
-            .map_err(|_| SendError::Fatal(format!("glpi: `{id}` is not a ticket id")))?;
+        let n = ticket_id(id)?;
         self.call(
             reqwest::Method::PUT,
             &format!("Ticket/{n}"),
