@@ -520,36 +520,47 @@ impl App {
             }
         }
         let next_slot = tokio::sync::Mutex::new(tokio::time::Instant::now());
-        let (connector, next_slot) = (&connector, &next_slot);
-        let results: Vec<Result<DeliveryReport, AppError>> = futures_util::stream::iter(groups)
-            .map(|group| async move {
-                let mut report = DeliveryReport::default();
-                for d in group {
-                    let at = {
-                        let mut next = next_slot.lock().await;
-                        let at = (*next).max(tokio::time::Instant::now());
-                        *next = at + interval;
-                        at
-                    };
-                    tokio::time::sleep_until(at).await;
-                    match self.send_one(connector, d).await {
-                        Ok(adopted) => {
-                            report.delivered += 1;
-                            report.adopted += u64::from(adopted);
-                            self.store
-                                .delivery_done(d.id, OffsetDateTime::now_utc())
-                                .await?;
-                        }
-                        Err(e) => self.failed(d, &e, &mut report).await?,
-                    }
-                }
-                Ok(report)
-            })
+        let mut work = Vec::with_capacity(groups.len());
+        for group in groups {
+            work.push(self.deliver_group(&connector, &next_slot, interval, group));
+        }
+        let results: Vec<Result<DeliveryReport, AppError>> = futures_util::stream::iter(work)
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
         for r in results {
             report += r?;
+        }
+        Ok(report)
+    }
+
+    /// Sends one ticket's calls (or one notification) in order, each in its slot of the rate.
+    async fn deliver_group(
+        &self,
+        connector: &Connector,
+        next_slot: &tokio::sync::Mutex<tokio::time::Instant>,
+        interval: Duration,
+        group: Vec<&DeliveryRow>,
+    ) -> Result<DeliveryReport, AppError> {
+        let mut report = DeliveryReport::default();
+        for d in group {
+            let at = {
+                let mut next = next_slot.lock().await;
+                let at = (*next).max(tokio::time::Instant::now());
+                *next = at + interval;
+                at
+            };
+            tokio::time::sleep_until(at).await;
+            match self.send_one(connector, d).await {
+                Ok(adopted) => {
+                    report.delivered += 1;
+                    report.adopted += u64::from(adopted);
+                    self.store
+                        .delivery_done(d.id, OffsetDateTime::now_utc())
+                        .await?;
+                }
+                Err(e) => self.failed(d, &e, &mut report).await?,
+            }
         }
         Ok(report)
     }
