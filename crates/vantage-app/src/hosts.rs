@@ -271,6 +271,18 @@ impl App {
                 started,
             )
             .await?;
+        self.store
+            .record_host_facts(
+                report.asset_id,
+                &vantage_store::HostFactsRow {
+                    kernel: facts.kernel.clone(),
+                    newest_kernel: installed_kernels.last().cloned(),
+                    newer_kernel_installed,
+                    reboot_required: facts.reboot_required,
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
         Ok(HostInventoryReport {
             collector,
             asset: facts.hostname,

@@ -29,6 +29,9 @@ pub enum UnitKind {
     Upgrade,
     /// No fixed version is published: remove the package if it is not needed, else mitigate.
     Uninstall,
+    /// A newer kernel is installed than the one running (or the system asks for a reboot):
+    /// reboot to load it.
+    Reboot,
 }
 
 impl UnitKind {
@@ -38,6 +41,7 @@ impl UnitKind {
             UnitKind::UpgradeOs => "upgrade_os",
             UnitKind::Upgrade => "upgrade",
             UnitKind::Uninstall => "uninstall",
+            UnitKind::Reboot => "reboot",
         }
     }
 }
@@ -392,6 +396,40 @@ fn unit(
     }
 }
 
+/// The reboot unit of a host whose last inventory saw a newer kernel installed than the one
+/// running, or the distribution's reboot flag.
+pub fn reboot_unit(
+    asset: (&str, AssetId),
+    f: &vantage_store::HostFactsRow,
+) -> Option<RemediationUnit> {
+    if !f.newer_kernel_installed && !f.reboot_required {
+        return None;
+    }
+    let reason = match (&f.kernel, &f.newest_kernel, f.newer_kernel_installed) {
+        (Some(running), Some(newest), true) => {
+            format!("reboot to load the installed kernel {newest} (running {running})")
+        }
+        _ => "reboot: the system asks for one (/var/run/reboot-required)".to_string(),
+    };
+    Some(RemediationUnit {
+        asset: asset.0.to_string(),
+        asset_id: asset.1,
+        kind: UnitKind::Reboot,
+        package: "kernel".into(),
+        binaries: Vec::new(),
+        installed_version: f.kernel.clone(),
+        target_version: f.newest_kernel.clone().filter(|_| f.newer_kernel_installed),
+        vulnerabilities: Vec::new(),
+        kev: 0,
+        p1: 0,
+        priority: None,
+        advisories: Vec::new(),
+        findings: Vec::new(),
+        commands: vec!["shutdown -r +5 'Vantage: reboot to load the installed kernel'".into()],
+        reason,
+    })
+}
+
 /// Which assets a plan covers.
 #[derive(Debug, Clone)]
 pub enum PlanTarget {
@@ -476,14 +514,20 @@ impl App {
         vulns.sort();
         vulns.dedup();
         let kev = self.store.kev_among(&vulns).await?;
-        Ok(plan_units(
+        let mut units = plan_units(
             (&asset.name, id),
             asset.os.as_deref(),
             &findings,
             &packages,
             &kev,
             now.date(),
-        ))
+        );
+        if let Some(f) = self.store.host_facts(id.0).await?
+            && let Some(u) = reboot_unit((&asset.name, id), &f)
+        {
+            units.push(u);
+        }
+        Ok(units)
     }
 }
 
@@ -630,6 +674,13 @@ pub fn ansible_playbook(units: &[RemediationUnit]) -> String {
                         }
                     ));
                 }
+                UnitKind::Reboot => {
+                    out.push_str(&format!(
+                        "    - name: {}\n      ansible.builtin.reboot:\n        msg: {}\n",
+                        yaml_str(&name),
+                        yaml_str("Vantage: reboot to load the installed kernel")
+                    ));
+                }
                 UnitKind::UpgradeOs => {
                     out.push_str(&format!(
                         "    - name: {}\n      ansible.builtin.debug:\n        msg: {}\n",
@@ -674,6 +725,28 @@ mod tests {
             Some(PackageManager::Apk)
         );
         assert_eq!(PackageManager::of_os("windows:11"), None);
+    }
+
+    #[test]
+    fn a_newer_installed_kernel_asks_for_a_reboot() {
+        let f = vantage_store::HostFactsRow {
+            kernel: Some("6.1.0-25-amd64".into()),
+            newest_kernel: Some("6.1.0-28-amd64".into()),
+            newer_kernel_installed: true,
+            reboot_required: false,
+        };
+        let u = reboot_unit(("web-01", AssetId(1)), &f).unwrap();
+        assert_eq!(u.kind, UnitKind::Reboot);
+        assert_eq!(
+            u.reason,
+            "reboot to load the installed kernel 6.1.0-28-amd64 (running 6.1.0-25-amd64)"
+        );
+        assert_eq!(u.target_version.as_deref(), Some("6.1.0-28-amd64"));
+        let none = vantage_store::HostFactsRow {
+            newer_kernel_installed: false,
+            ..f
+        };
+        assert!(reboot_unit(("web-01", AssetId(1)), &none).is_none());
     }
 
     #[test]

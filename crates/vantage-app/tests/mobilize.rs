@@ -208,6 +208,28 @@ both_backends! {
         assert_eq!(app.deliveries("queued", 10).await.unwrap().len(), 1);
     }
 
+    async fn a_pending_reboot_is_a_unit_of_the_plan(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::from_parts(config(dir.path()), db.store.clone());
+        let host = dir.path().join("host");
+        estate(&host, 1, "1.0-1");
+        let r = app.inventory_local(&host).await.unwrap();
+        let plan = app.patch_plan(&PlanTarget::Asset(r.asset.clone()), None, OffsetDateTime::now_utc()).await.unwrap();
+        assert!(plan.is_empty(), "{plan:?}");
+        std::fs::create_dir_all(host.join("var/run")).unwrap();
+        std::fs::write(host.join("var/run/reboot-required"), "*** System restart required ***\n").unwrap();
+        app.inventory_local(&host).await.unwrap();
+        let plan = app.patch_plan(&PlanTarget::Asset(r.asset.clone()), None, OffsetDateTime::now_utc()).await.unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert_eq!(plan[0].kind, vantage_app::patch::UnitKind::Reboot);
+        assert!(plan[0].reason.contains("asks for one"), "{}", plan[0].reason);
+        assert!(plan[0].commands[0].starts_with("shutdown -r"));
+        // Rebooted: the flag is gone, so is the unit.
+        std::fs::remove_file(host.join("var/run/reboot-required")).unwrap();
+        app.inventory_local(&host).await.unwrap();
+        assert!(app.patch_plan(&PlanTarget::Asset(r.asset), None, OffsetDateTime::now_utc()).await.unwrap().is_empty());
+    }
+
     async fn alert_rules_fire_within_their_limits_and_digest_the_rest(db) {
         let dir = tempfile::tempdir().unwrap();
         let app = App::from_parts(config(dir.path()), db.store.clone());

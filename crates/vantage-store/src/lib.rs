@@ -41,7 +41,8 @@ pub use knowledge::{ImportLog, ImportTx};
 pub use metrics::MetricRow;
 pub use migrate::LATEST as LATEST_MIGRATION;
 pub use mobilize::{
-    AlertRuleRow, DeliveryRow, IntegrationRow, NewTicket, RemediationRow, TicketChanges, TicketRow,
+    AlertRuleRow, DeliveryRow, HostFactsRow, IntegrationRow, NewTicket, RemediationRow,
+    TicketChanges, TicketRow,
 };
 pub use paths::{MemberRows, PathFinding, PathInput, PathVuln};
 pub use priority::{ChangedContext, PriorityApplied, PriorityKnowledge, StoredContext};

@@ -184,6 +184,19 @@ pub struct RemediationRow {
     pub finished_at: Option<i64>,
 }
 
+/// The last host inventory's kernel facts.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Eq)]
+pub struct HostFactsRow {
+    /// Running kernel.
+    pub kernel: Option<String>,
+    /// Newest kernel installed as a package.
+    pub newest_kernel: Option<String>,
+    /// A newer kernel is installed than the one running.
+    pub newer_kernel_installed: bool,
+    /// The distribution asks for a reboot.
+    pub reboot_required: bool,
+}
+
 const INTEGRATION_COLUMNS: &str = "id, name, kind, settings, sealed, grouping, scope_id, \
      min_priority, rate_per_minute, enabled, created_at";
 const TICKET_COLUMNS: &str = "id, integration_id, key, asset_id, status, external_id, url, \
@@ -196,6 +209,45 @@ const RUN_COLUMNS: &str = "id, asset_id, scope_id, target, manager, plan, status
      result, requested_by, approved_by, created_at, approved_at, started_at, finished_at";
 
 impl Store {
+    /// Records an asset's kernel facts from its latest host inventory.
+    pub async fn record_host_facts(
+        &self,
+        asset: i64,
+        f: &HostFactsRow,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        with_pool!(self, |p| {
+            sqlx::query(
+            "INSERT INTO host_facts (asset_id, kernel, newest_kernel, newer_kernel_installed, reboot_required, collected_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (asset_id) DO UPDATE SET kernel = excluded.kernel, \
+             newest_kernel = excluded.newest_kernel, newer_kernel_installed = excluded.newer_kernel_installed, \
+             reboot_required = excluded.reboot_required, collected_at = excluded.collected_at"
+        )
+        .bind(asset)
+        .bind(&f.kernel)
+        .bind(&f.newest_kernel)
+        .bind(f.newer_kernel_installed)
+        .bind(f.reboot_required)
+        .bind(ts(now))
+        .execute(p)
+        .await
+        .map(drop)?
+        });
+        Ok(())
+    }
+
+    /// An asset's kernel facts, when a host inventory recorded them.
+    pub async fn host_facts(&self, asset: i64) -> Result<Option<HostFactsRow>> {
+        Ok(with_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT kernel, newest_kernel, newer_kernel_installed, reboot_required FROM host_facts WHERE asset_id = $1"
+        )
+        .bind(asset)
+        .fetch_optional(p)
+        .await?
+        }))
+    }
+
     /// Stores a connector; a name already taken is a conflict.
     pub async fn create_integration(&self, i: &IntegrationRow, now: OffsetDateTime) -> Result<i64> {
         let r: std::result::Result<i64, sqlx::Error> = with_pool!(self, |p| {

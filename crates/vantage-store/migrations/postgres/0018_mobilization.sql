@@ -100,3 +100,13 @@ CREATE TABLE remediation_runs (
     finished_at  BIGINT
 );
 CREATE INDEX remediation_runs_asset ON remediation_runs (asset_id, id);
+
+-- The last host inventory's kernel facts, for the patch plan's reboot unit.
+CREATE TABLE host_facts (
+    asset_id               BIGINT PRIMARY KEY REFERENCES assets (id) ON DELETE CASCADE,
+    kernel                 TEXT,
+    newest_kernel          TEXT,
+    newer_kernel_installed BOOLEAN NOT NULL,
+    reboot_required        BOOLEAN NOT NULL,
+    collected_at           BIGINT NOT NULL
+);
