@@ -645,4 +645,48 @@ mod tests {
                 .contains("Unable to locate")
         );
     }
+
+    #[test]
+    fn dnf_and_apk_dry_runs_as_they_print() {
+        // dnf --assumeno lists the transaction and exits 1 ("Operation aborted.").
+        let dnf = CommandLog {
+            command: String::new(),
+            status: Some(1),
+            stdout: "Dependencies resolved.\n====\n Package   Architecture  Version            Repository  Size\n====\nUpgrading:\n openssl   x86_64        1:3.0.7-27.el9     baseos      1.2 M\n\nTransaction Summary\n====\nUpgrade  1 Package\n\nOperation aborted.\n".into(),
+            stderr: String::new(),
+        };
+        assert!(dry_run_verdict(PackageManager::Dnf, &dnf, &["openssl".into()]).is_ok());
+        let nothing = CommandLog {
+            status: Some(0),
+            stdout: "Dependencies resolved.\nNothing to do.\nComplete!\n".into(),
+            ..dnf.clone()
+        };
+        assert!(
+            dry_run_verdict(PackageManager::Dnf, &nothing, &["openssl".into()])
+                .unwrap_err()
+                .contains("no upgrade for openssl")
+        );
+        let refused = CommandLog {
+            status: Some(2),
+            stderr: "Error: This command has to be run with superuser privileges".into(),
+            ..dnf
+        };
+        assert!(dry_run_verdict(PackageManager::Dnf, &refused, &["openssl".into()]).is_err());
+        // apk upgrade --simulate prints one "Upgrading NAME (OLD -> NEW)" per package.
+        let apk = CommandLog {
+            command: String::new(),
+            status: Some(0),
+            stdout: "(1/2) Upgrading busybox (1.36.1-r15 -> 1.36.1-r19)\n(2/2) Upgrading busybox-binsh (1.36.1-r15 -> 1.36.1-r19)\nOK: 8 MiB in 15 packages\n".into(),
+            stderr: String::new(),
+        };
+        assert!(
+            dry_run_verdict(
+                PackageManager::Apk,
+                &apk,
+                &["busybox".into(), "busybox-binsh".into()]
+            )
+            .is_ok()
+        );
+        assert!(dry_run_verdict(PackageManager::Apk, &apk, &["openssl".into()]).is_err());
+    }
 }
