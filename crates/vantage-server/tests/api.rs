@@ -292,6 +292,31 @@ both_backends! {
         assert_eq!(scopes.as_array().unwrap().len(), 1);
     }
 
+    async fn every_response_carries_the_security_headers(db) {
+        let api = Api::new(&db).await;
+        let bare = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+        let authed = |uri: &str| Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {}", api.admin_token)).body(Body::empty()).unwrap();
+        let bad_body = Request::post("/api/v1/auth/token").header(header::CONTENT_TYPE, "application/json").body(Body::from("{not json")).unwrap();
+        for (what, req, status) in [
+            ("health", bare("/healthz"), StatusCode::OK),
+            ("no credentials", bare("/api/v1/findings"), StatusCode::UNAUTHORIZED),
+            ("list", authed("/api/v1/findings"), StatusCode::OK),
+            ("not found", authed("/api/v1/assets/999999"), StatusCode::NOT_FOUND),
+            ("no route", authed("/nowhere"), StatusCode::NOT_FOUND),
+            ("bad input", authed("/api/v1/findings?priority=p9"), StatusCode::BAD_REQUEST),
+            ("malformed body", bad_body, StatusCode::BAD_REQUEST),
+        ] {
+            let resp = api.router.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), status, "{what}");
+            let h = resp.headers();
+            let csp = h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{what}: {csp}");
+            assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff", "{what}");
+            assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY", "{what}");
+            assert_eq!(h.get(header::REFERRER_POLICY).unwrap(), "no-referrer", "{what}");
+        }
+    }
+
     async fn mobilization_endpoints_filter_by_scope_and_role(db) {
         let api = Api::new(&db).await;
         let (a, b) = api.seed().await;
