@@ -332,6 +332,8 @@ impl Store {
         let mut changes = TicketChanges::default();
         with_pool!(self, |p| {
             let mut tx = p.begin_write().await?;
+            // The calls to queue: (ticket, action, its content, the comment).
+            let mut calls: Vec<(i64, &str, String, Option<&str>)> = Vec::new();
             for c in creates {
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO tickets (integration_id, key, asset_id, status, priority, fingerprint, \
@@ -348,17 +350,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(id) = id {
-                    let payload = serde_json::json!({"ticket": serde_json::from_str::<serde_json::Value>(&c.content).unwrap_or_default(), "comment": null}).to_string();
-                    sqlx::query(
-                        "INSERT INTO deliveries (integration_id, ticket_id, action, payload, run_after, created_at) \
-                         VALUES ($1, $2, 'create', $3, $4, $4)",
-                    )
-                    .bind(integration)
-                    .bind(id)
-                    .bind(payload)
-                    .bind(t)
-                    .execute(&mut *tx)
-                    .await?;
+                    calls.push((id, "create", c.content.clone(), None));
                     changes.created += 1;
                 }
             }
@@ -377,48 +369,40 @@ impl Store {
                 .await?
                 .rows_affected();
                 if n > 0 {
-                    let payload = serde_json::json!({"ticket": serde_json::from_str::<serde_json::Value>(content).unwrap_or_default(), "comment": comment}).to_string();
-                    sqlx::query(
-                        "INSERT INTO deliveries (integration_id, ticket_id, action, payload, run_after, created_at) \
-                         VALUES ($1, $2, 'update', $3, $4, $4)",
-                    )
-                    .bind(integration)
-                    .bind(id)
-                    .bind(payload)
-                    .bind(t)
-                    .execute(&mut *tx)
-                    .await?;
+                    calls.push((*id, "update", content.clone(), Some(comment)));
                     changes.updated += 1;
                 }
             }
             for (id, comment) in closes {
-                let n = sqlx::query(
-                    "UPDATE tickets SET status = 'closing', updated_at = $2 WHERE id = $1 AND status IN ('pending', 'open')",
+                let content: Option<String> = sqlx::query_scalar(
+                    "UPDATE tickets SET status = 'closing', updated_at = $2 \
+                     WHERE id = $1 AND status IN ('pending', 'open') RETURNING content",
                 )
                 .bind(id)
                 .bind(t)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n > 0 {
-                    let content: String =
-                        sqlx::query_scalar("SELECT content FROM tickets WHERE id = $1")
-                            .bind(id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    let payload = serde_json::json!({"ticket": serde_json::from_str::<serde_json::Value>(&content).unwrap_or_default(), "comment": comment}).to_string();
-                    sqlx::query(
-                        "INSERT INTO deliveries (integration_id, ticket_id, action, payload, run_after, created_at) \
-                         VALUES ($1, $2, 'close', $3, $4, $4)",
-                    )
-                    .bind(integration)
-                    .bind(id)
-                    .bind(payload)
-                    .bind(t)
-                    .execute(&mut *tx)
-                    .await?;
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(content) = content {
+                    calls.push((*id, "close", content, Some(comment)));
                     changes.closed += 1;
                 }
+            }
+            for (id, action, content, comment) in calls {
+                let payload = serde_json::json!({
+                    "ticket": serde_json::from_str::<serde_json::Value>(&content).unwrap_or_default(),
+                    "comment": comment,
+                });
+                sqlx::query(
+                    "INSERT INTO deliveries (integration_id, ticket_id, action, payload, run_after, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(integration)
+                .bind(id)
+                .bind(action)
+                .bind(payload.to_string())
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
         });
